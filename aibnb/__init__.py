@@ -1,0 +1,49 @@
+"""aibnb: the helper library of the AIB book.
+
+A thin, tested re-implementation of "Information Bottleneck Approach to Spatial Attention
+Learning" (Lai et al., IJCAI 2021), one module per idea of the paper:
+
+========== ==================================================================
+bounds     Gaussian channels with closed-form mutual information; variational bounds
+vib        reparametrised sampling, Gaussian KL (reference and textbook forms), the loss in bits
+attention  the variational attention module (mean, std, sample, modulation)
+quantize   the scalar anchor quantiser with the straight-through estimator
+models     every model of the paper's Table 1 behind one registry
+data       datasets, transforms, cluttered scenes with masks, device-resident loader
+train      the training engine (schedules, AMP, checkpoints, resume, DDP)
+interpret  image modifications, consistency score, localisation metrics
+viz        figures and widgets with fixed colour scales
+runs       run records, provenance, profiles, stored results
+========== ==================================================================
+
+Importing :mod:`aibnb` never trains, downloads or writes anything; submodules are imported
+on first use (``aibnb.vib``, ``aibnb.models`` ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "attention",
+    "bounds",
+    "data",
+    "interpret",
+    "models",
+    "quantize",
+    "runs",
+    "train",
+    "vib",
+    "viz",
+)
+
+__all__ = ["__version__", *_SUBMODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'aibnb' has no attribute {name!r}")
