@@ -1,0 +1,305 @@
+"""Figures and widgets shared by the chapters: static explorers, provenance stamps, fixed colour scales.
+
+Two conventions of the book live here.
+
+* **Interactivity that survives a static HTML page.** A Jupyter Book page has no kernel, so a
+  Python callback (``interact``) cannot redraw a figure there. :func:`panel_explorer`
+  precomputes one panel per setting (e.g. per β) and puts them in an ``ipywidgets.Stack``
+  whose ``selected_index`` is linked *in the browser* (``ipywidgets.jslink``) to the ``index`` of
+  a ``SelectionSlider``. Papermill saves the widget state in the notebook, the HTML widget
+  manager restores it, and the slider flips panels without any kernel; in a live kernel the
+  same link works and :func:`add_panel` can append new panels.
+* **One fixed colour scale per figure family**, never per-image min-max:
+  :func:`fixed_scale_imshow` requires explicit ``vmin``/``vmax`` and :func:`fixed_colorbar`
+  draws one colour bar for a whole family of images.
+
+Every figure states the profile and seed it was made with (:func:`stamp`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from ipywidgets.widgets.widget_link import Link
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.text import Text
+
+__all__ = [
+    "EXPLORER_CLASS",
+    "PANEL_ATTRIBUTE",
+    "SLIDER_CLASS",
+    "STACK_CLASS",
+    "PanelExplorer",
+    "add_panel",
+    "figure_to_png",
+    "fixed_colorbar",
+    "fixed_scale_imshow",
+    "panel_explorer",
+    "stamp",
+]
+
+EXPLORER_CLASS = "aibnb-explorer"
+SLIDER_CLASS = "aibnb-explorer-slider"
+STACK_CLASS = "aibnb-explorer-stack"
+PANEL_CLASS = "aibnb-explorer-panel"
+PANEL_ATTRIBUTE = "data-aibnb-panel"
+
+Panel = Figure | str | widgets.Widget
+
+
+def figure_to_png(fig: Figure, dpi: int = 100, *, palette: bool = False) -> bytes:
+    """Render a matplotlib figure to PNG bytes (tight bounding box) at ``dpi``.
+
+    ``palette=True`` quantises the image to an adaptive 256-colour palette, which for line and
+    bar plots looks the same and is about three times smaller: what an explorer with one panel
+    per setting needs to keep a page light. Leave it off for continuous images (heat maps).
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}.")
+    if not dpi > 0:
+        raise ValueError(f"dpi must be > 0; got {dpi!r}.")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    if not palette:
+        return buf.getvalue()
+    from PIL import Image
+
+    buf.seek(0)
+    with Image.open(buf) as image:
+        rgb = Image.new("RGB", image.size, "white")
+        rgb.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+    out = io.BytesIO()
+    rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _panel_html(label: str, inner: str) -> str:
+    return f'<div class="{PANEL_CLASS}" {PANEL_ATTRIBUTE}="{html.escape(label, quote=True)}">{inner}</div>'
+
+
+def _as_panel_widget(label: str, panel: Panel, dpi: int, palette: bool) -> widgets.Widget:
+    """One panel as a widget whose HTML root carries ``data-aibnb-panel="<label>"``.
+
+    Figures become a base64 PNG ``<img>`` (and are closed, so they do not also print below the
+    cell); strings are taken as HTML; widgets are wrapped in a box under a small HTML header
+    that carries the attribute.
+    """
+    if isinstance(panel, Figure):
+        png = base64.b64encode(figure_to_png(panel, dpi=dpi, palette=palette)).decode("ascii")
+        plt.close(panel)
+        alt = html.escape(label, quote=True)
+        img = f'<img src="data:image/png;base64,{png}" alt="{alt}" style="max-width:100%;height:auto;"/>'
+        return widgets.HTML(value=_panel_html(label, img))
+    if isinstance(panel, str):
+        return widgets.HTML(value=_panel_html(label, panel))
+    if isinstance(panel, widgets.Widget):
+        header = widgets.HTML(value=_panel_html(label, f"<b>{html.escape(label)}</b>"))
+        box = widgets.VBox([header, panel])
+        box.add_class(PANEL_CLASS)
+        return box
+    raise TypeError(
+        f"panel for label {label!r} must be a matplotlib Figure, an HTML string or an ipywidget; "
+        f"got {type(panel).__name__}."
+    )
+
+
+class PanelExplorer(widgets.VBox):
+    """The box returned by :func:`panel_explorer`: [title] · slider · stack of panels · [footer].
+
+    ``slider``, ``stack`` and ``link`` are the parts (the link is front-end only: it runs in the
+    browser, with or without a kernel).
+    """
+
+    def __init__(
+        self,
+        slider: widgets.SelectionSlider,
+        stack: widgets.Stack,
+        link: Link,
+        title: str | None,
+        footer: str | None,
+        dpi: int,
+        palette: bool,
+    ) -> None:
+        children: list[widgets.Widget] = []
+        if title:
+            children.append(widgets.HTML(value=f"<b>{html.escape(title)}</b>"))
+        children += [slider, stack]
+        if footer:
+            children.append(widgets.HTML(value=f"<small>{html.escape(footer)}</small>"))
+        super().__init__(children=children)
+        self.add_class(EXPLORER_CLASS)
+        self.slider = slider
+        self.stack = stack
+        self.link = link
+        self.dpi = dpi
+        self.palette = palette
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.slider.options)
+
+
+def _labels(labels: Sequence[Any]) -> list[str]:
+    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        raise TypeError("labels must be a sequence of strings (one per panel), e.g. ['β=0.1', 'β=1'].")
+    out = [str(lab) for lab in labels]
+    if not out:
+        raise ValueError("labels is empty: an explorer needs at least one panel.")
+    dup = sorted({lab for lab in out if out.count(lab) > 1})
+    if dup:
+        raise ValueError(f"labels must be unique; repeated: {dup}.")
+    return out
+
+
+def panel_explorer(
+    labels: Sequence[Any],
+    panels: Sequence[Panel],
+    *,
+    description: str = "β",
+    title: str | None = None,
+    footer: str | None = None,
+    initial: int = 0,
+    dpi: int = 100,
+    palette: bool = True,
+) -> PanelExplorer:
+    """A slider over ``labels`` that shows one precomputed panel per label, also in static HTML.
+
+    Parameters
+    ----------
+    labels:
+        one string per panel, shown on the slider (unique).
+    panels:
+        matplotlib Figures (embedded as PNG at ``dpi``, then closed), HTML strings, or ipywidgets.
+    description:
+        the slider's caption, e.g. ``"β"``.
+    title, footer:
+        optional text above and below (state the profile and seed there or in each figure).
+    initial:
+        index of the panel shown first.
+    dpi, palette:
+        how figures are rendered (:func:`figure_to_png`); the 256-colour palette keeps a page
+        with many panels light.
+
+    The slider's ``index`` is ``jslink``-ed to the ``Stack``'s ``selected_index``. CSS classes
+    ``aibnb-explorer`` (box), ``aibnb-explorer-slider`` and ``aibnb-explorer-stack``, and the
+    ``data-aibnb-panel="<label>"`` attribute on each panel's HTML root, let a browser test find
+    the parts.
+    """
+    labs = _labels(labels)
+    if isinstance(panels, str | Figure | widgets.Widget) or not isinstance(panels, Sequence):
+        raise TypeError("panels must be a sequence (list) of panels, one per label.")
+    if len(panels) != len(labs):
+        raise ValueError(
+            f"got {len(labs)} labels but {len(panels)} panels; pass exactly one panel per label."
+        )
+    if int(initial) != initial or not 0 <= initial < len(labs):
+        raise ValueError(f"initial must be an index in 0..{len(labs) - 1}; got {initial!r}.")
+    children = [_as_panel_widget(lab, pan, dpi, palette) for lab, pan in zip(labs, panels, strict=True)]
+    slider = widgets.SelectionSlider(
+        options=labs,
+        index=int(initial),
+        description=description,
+        continuous_update=True,
+        readout=True,
+        layout=widgets.Layout(width="min(100%, 520px)"),
+        style={"description_width": "initial"},
+    )
+    slider.add_class(SLIDER_CLASS)
+    stack = widgets.Stack(children=children, selected_index=int(initial))
+    stack.add_class(STACK_CLASS)
+    link = widgets.jslink((slider, "index"), (stack, "selected_index"))
+    return PanelExplorer(slider, stack, link, title, footer, dpi, palette)
+
+
+def add_panel(explorer: PanelExplorer, label: Any, panel: Panel, *, select: bool = True) -> None:
+    """Append a panel to an explorer in a live kernel (e.g. after training a new β) and show it."""
+    if not isinstance(explorer, PanelExplorer):
+        raise TypeError(f"explorer must come from panel_explorer(); got {type(explorer).__name__}.")
+    lab = str(label)
+    if lab in explorer.labels:
+        raise ValueError(f"label {lab!r} is already in the explorer; labels must be unique.")
+    old_index = explorer.slider.index
+    widget = _as_panel_widget(lab, panel, explorer.dpi, explorer.palette)
+    explorer.stack.children = (*explorer.stack.children, widget)
+    explorer.slider.options = (*explorer.labels, lab)  # resets index to 0 ...
+    new_index = len(explorer.labels) - 1 if select else old_index
+    explorer.slider.index = new_index  # ... so restore it; set both ends (jslink is front-end only)
+    explorer.stack.selected_index = new_index
+
+
+def stamp(fig_or_ax: Figure | Axes, *, profile: str, seed: int | None, extra: str = "") -> Text:
+    """Write a small provenance note ``profile=ci · seed=0[ · extra]`` in a corner of a figure or axes."""
+    note = f"profile={profile} · seed={seed}" + (f" · {extra}" if extra else "")
+    style = {"fontsize": 7, "color": "0.35", "ha": "right", "va": "bottom"}
+    if isinstance(fig_or_ax, Figure):
+        return fig_or_ax.text(0.995, 0.005, note, **style)
+    if isinstance(fig_or_ax, Axes):
+        return fig_or_ax.text(0.995, 0.01, note, transform=fig_or_ax.transAxes, **style)
+    raise TypeError(f"fig_or_ax must be a matplotlib Figure or Axes; got {type(fig_or_ax).__name__}.")
+
+
+def _check_range(vmin: float, vmax: float) -> tuple[float, float]:
+    lo, hi = float(vmin), float(vmax)
+    if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
+        raise ValueError(
+            f"vmin and vmax must be finite with vmin < vmax; got vmin={vmin!r}, vmax={vmax!r}. "
+            "Pick one range for the whole figure family (e.g. 0 and 1 for attention maps)."
+        )
+    return lo, hi
+
+
+def fixed_scale_imshow(
+    ax: Axes,
+    image: Any,
+    *,
+    vmin: float,
+    vmax: float,
+    cmap: str = "viridis",
+    interpolation: str = "nearest",
+    **kwargs: Any,
+) -> AxesImage:
+    """``imshow`` on a fixed colour range (no per-image min-max), with axis ticks removed.
+
+    ``interpolation`` defaults to ``"nearest"`` so that upsampling is visible, not smoothed
+    away; say so in the caption if you change it.
+    """
+    lo, hi = _check_range(vmin, vmax)
+    arr = np.asarray(image)
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"image must be 2-D (H, W) or 3-D (H, W, C); got shape {arr.shape}.")
+    im = ax.imshow(arr, vmin=lo, vmax=hi, cmap=cmap, interpolation=interpolation, **kwargs)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return im
+
+
+def fixed_colorbar(
+    fig: Figure,
+    ax: Axes | Sequence[Axes] | np.ndarray,
+    *,
+    vmin: float,
+    vmax: float,
+    cmap: str = "viridis",
+    label: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """One colour bar for a family of axes drawn on the same fixed range ``[vmin, vmax]``."""
+    lo, hi = _check_range(vmin, vmax)
+    mappable = ScalarMappable(norm=Normalize(vmin=lo, vmax=hi), cmap=cmap)
+    axes = list(np.ravel(ax)) if not isinstance(ax, Axes) else ax
+    cbar = fig.colorbar(mappable, ax=axes, **kwargs)
+    if label:
+        cbar.set_label(label)
+    return cbar
