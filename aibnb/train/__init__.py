@@ -1,0 +1,24 @@
+"""The training engine: :func:`fit` a :class:`TrainConfig`, get a :class:`~aibnb.runs.RunRecord`.
+
+``python -m aibnb train --model vgg_aib --dataset fashion_mnist --profile ci --beta 0.01`` is the same
+call from a shell; ``torchrun --nproc_per_node=N -m aibnb train ...`` trains with
+DistributedDataParallel.
+"""
+
+from aibnb.train.config import SCHEDULES, TrainConfig, resolve, validate
+from aibnb.train.engine import evaluate, fit, load_model, run_dir_for, select_device, summarize
+from aibnb.train.schedule import lr_factor
+
+__all__ = [
+    "SCHEDULES",
+    "TrainConfig",
+    "evaluate",
+    "fit",
+    "load_model",
+    "lr_factor",
+    "resolve",
+    "run_dir_for",
+    "select_device",
+    "summarize",
+    "validate",
+]

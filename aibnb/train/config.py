@@ -1,0 +1,253 @@
+"""The one typed configuration of a training run, its validation and its resolution.
+
+A :class:`TrainConfig` may leave fields as ``None``: :func:`resolve` fills them from the profile
+(``ci`` / ``full``, :mod:`aibnb.runs`) and from the model's official recipe
+(:attr:`aibnb.models.ModelSpec.recipe`), in that order, and validates everything up front so that a
+bad value fails before any data is loaded. The resolved configuration is what is hashed, stored and
+cached.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from aibnb import runs
+from aibnb.quantize import ANCHOR_LR_MODES
+from aibnb.vib import LOSS_UNITS
+
+SCHEDULES = ("vgg", "wrn", "cosine", "exponential", "constant")
+OPTIMIZERS = ("sgd", "adam")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# fields that do not change what a run computes: left out of the hash that keys the cache
+NOT_HASHED = ("out_dir", "device", "compile", "quiet", "num_threads")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. ``None`` = decided by the profile / recipe.
+
+    Model: ``model`` (a name of :func:`aibnb.models.available`), ``width``, ``beta``,
+    ``num_anchors`` (K, quantised models only), ``latent_dim``, ``model_options`` (any other
+    option of the model: ``residual``, ``squash``, ``kl_form``, ``depth`` ...).
+    Data: ``dataset``, ``train_subset`` / ``val_subset`` / ``test_subset`` (stratified subsets;
+    ``None`` = all).
+    Optimisation: ``epochs``, ``batch_size``, ``optimizer``, ``lr`` (peak), ``momentum``,
+    ``weight_decay``, ``schedule``, ``warmup_epochs``, ``anchor_lr`` / ``anchor_lr_ratio``.
+    Loss: ``info_factor``, ``loss_units``, ``codebook_weight``, ``commitment_weight``.
+    Evaluation: ``eval_samples`` (attention samples x latent samples per attention sample).
+    Machine: ``device`` (``auto`` picks cuda, then mps, then cpu), ``amp`` (bf16 autocast;
+    ``None`` = on for CUDA), ``channels_last`` (``None`` = on for CUDA), ``compile``,
+    ``num_threads`` (CPU threads; ``None`` = torch's default).
+    Record: ``seed``, ``out_dir`` (``None`` = ``$AIBNB_RUNS/<model>-<dataset>-<hash>``),
+    ``save_attention`` (test images whose attention maps are stored), ``quiet``.
+    """
+
+    model: str = "vgg_aib"
+    dataset: str = "fashion_mnist"
+    profile: str = "ci"
+    beta: float | None = None
+    num_anchors: int | None = None
+    latent_dim: int | None = None
+    width: float | None = None
+    model_options: dict[str, Any] = field(default_factory=dict)
+    train_subset: int | None = None
+    val_subset: int | None = None
+    test_subset: int | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    schedule: str | None = None
+    warmup_epochs: float | None = None
+    anchor_lr: str | None = None
+    anchor_lr_ratio: float | None = None
+    info_factor: float | None = None
+    loss_units: str | None = None
+    codebook_weight: float = 0.4
+    commitment_weight: float = 0.1
+    eval_samples: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    amp: bool | None = None
+    channels_last: bool | None = None
+    compile: bool = False
+    num_threads: int | None = None
+    save_attention: int = 32
+    out_dir: str | None = None
+    quiet: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(
+                f"unknown config field(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
+            )
+        return cls(**data)
+
+    def hash(self) -> str:
+        """The cache key: a hash of the resolved fields that change what the run computes."""
+        data = {k: v for k, v in self.to_dict().items() if k not in NOT_HASHED}
+        return runs.config_hash(data)
+
+
+def _err(name: str, message: str) -> ValueError:
+    return ValueError(f"TrainConfig.{name}: {message}")
+
+
+def _positive_int(name: str, value: Any, *, allow_none: bool = True, minimum: int = 1) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _err(name, f"must be an integer >= {minimum}, got {value!r}")
+
+
+def _nonneg_float(name: str, value: Any, *, allow_none: bool = True, positive: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    bad = isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+    if bad or value < 0 or (positive and value == 0):
+        need = "> 0" if positive else ">= 0"
+        raise _err(name, f"must be a finite number {need}, got {value!r}")
+
+
+def validate(config: TrainConfig) -> None:
+    """Check every field that is set; raise a ``ValueError`` that names the field and the fix."""
+    from aibnb import data, models
+
+    if config.model not in models.available():
+        raise _err("model", f"unknown model {config.model!r}; valid models: {', '.join(models.available())}")
+    if config.dataset not in data.available():
+        raise _err("dataset", f"unknown dataset {config.dataset!r}; valid: {', '.join(data.available())}")
+    runs.profile(config.profile)
+    _nonneg_float("beta", config.beta)
+    if config.num_anchors is not None:
+        _positive_int("num_anchors", config.num_anchors)
+        if models.spec(config.model).kind != "aib_qt":
+            raise _err("num_anchors", f"K applies to the quantised models only, not {config.model!r}")
+    _positive_int("latent_dim", config.latent_dim)
+    _nonneg_float("width", config.width, positive=True)
+    for name in (
+        "train_subset",
+        "val_subset",
+        "test_subset",
+        "epochs",
+        "batch_size",
+        "eval_samples",
+        "num_threads",
+    ):
+        _positive_int(name, getattr(config, name))
+    _positive_int("save_attention", config.save_attention, minimum=0)
+    _positive_int("seed", config.seed, allow_none=False, minimum=0)
+    for name in ("lr",):
+        _nonneg_float(name, getattr(config, name), positive=True)
+    for name in (
+        "momentum",
+        "weight_decay",
+        "warmup_epochs",
+        "anchor_lr_ratio",
+        "info_factor",
+        "codebook_weight",
+        "commitment_weight",
+    ):
+        _nonneg_float(name, getattr(config, name))
+    choices = {
+        "optimizer": OPTIMIZERS,
+        "schedule": SCHEDULES,
+        "anchor_lr": ANCHOR_LR_MODES,
+        "loss_units": LOSS_UNITS,
+        "device": DEVICES,
+    }
+    for name, valid in choices.items():
+        value = getattr(config, name)
+        if value is not None and value not in valid:
+            raise _err(name, f"must be one of {', '.join(valid)}, got {value!r}")
+    if not isinstance(config.model_options, dict):
+        raise _err(
+            "model_options", f"must be a dict of model options, got {type(config.model_options).__name__}"
+        )
+    first_class = {"num_anchors", "latent_dim", "eval_samples"}
+    clash = first_class & set(config.model_options)
+    if clash:
+        raise _err("model_options", f"set {', '.join(sorted(clash))} as config fields, not model options")
+    valid_options = set(models.spec(config.model).options)
+    unknown = sorted(set(config.model_options) - valid_options)
+    if unknown:
+        raise _err(
+            "model_options",
+            f"unknown option(s) {', '.join(unknown)} for {config.model!r}; "
+            f"valid: {', '.join(sorted(valid_options - first_class)) or 'none'}",
+        )
+
+
+def resolve(config: TrainConfig) -> TrainConfig:
+    """Fill every ``None`` from the profile and the model's recipe, then validate.
+
+    Order of precedence: the value set in ``config``, then the profile, then the recipe.
+    """
+    from aibnb import models
+
+    validate(config)
+    spec = models.spec(config.model)
+    prof = runs.profile(config.profile)
+    recipe = spec.recipe
+    options = {**prof.model_options.get(spec.family, {}), **config.model_options}
+    options = {k: v for k, v in options.items() if k in spec.options}
+
+    def pick(value: Any, *fallbacks: Any) -> Any:
+        for v in (value, *fallbacks):
+            if v is not None:
+                return v
+        return None
+
+    is_qt = spec.kind == "aib_qt"
+    has_vib = spec.kind in ("vib", "aib", "aib_qt")
+    resolved = replace(
+        config,
+        beta=pick(config.beta, recipe.get("beta")) if has_vib else 0.0,
+        num_anchors=pick(config.num_anchors, None) if is_qt else None,
+        latent_dim=pick(config.latent_dim, None) if has_vib else None,
+        width=pick(config.width, prof.width.get(spec.family), 1.0),
+        model_options=dict(sorted(options.items())),
+        train_subset=pick(config.train_subset, prof.train_subset),
+        val_subset=pick(config.val_subset, prof.val_subset),
+        test_subset=pick(config.test_subset, prof.test_subset),
+        epochs=pick(config.epochs, prof.epochs, recipe["epochs"]),
+        batch_size=pick(config.batch_size, prof.batch_size, recipe["batch_size"]),
+        optimizer=pick(config.optimizer, recipe["optimizer"]),
+        lr=pick(config.lr, recipe["lr"]),
+        momentum=pick(config.momentum, recipe.get("momentum", 0.0)),
+        weight_decay=pick(config.weight_decay, recipe["weight_decay"]),
+        schedule=pick(config.schedule, recipe["schedule"]),
+        warmup_epochs=pick(config.warmup_epochs, recipe["warmup_epochs"]),
+        anchor_lr=pick(config.anchor_lr, recipe["anchor_lr"]) if is_qt else None,
+        anchor_lr_ratio=pick(config.anchor_lr_ratio, recipe["anchor_lr_ratio"]) if is_qt else None,
+        info_factor=pick(config.info_factor, recipe["info_factor"]) if has_vib else None,
+        loss_units=pick(config.loss_units, recipe["loss_units"]),
+        codebook_weight=config.codebook_weight if is_qt else 0.0,
+        commitment_weight=config.commitment_weight if is_qt else 0.0,
+        eval_samples=pick(config.eval_samples, prof.eval_samples) if has_vib else 1,
+    )
+    validate(resolved)
+    return resolved
+
+
+def model_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """The options :func:`aibnb.models.build_model` gets for a resolved ``config``."""
+    kwargs = dict(config.model_options)
+    if config.num_anchors is not None:
+        kwargs["num_anchors"] = config.num_anchors
+    if config.latent_dim is not None:
+        kwargs["latent_dim"] = config.latent_dim
+    if config.eval_samples is not None and config.eval_samples != 1:
+        kwargs["eval_samples"] = config.eval_samples
+    return kwargs
