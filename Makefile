@@ -43,7 +43,6 @@ html: vendor  ## build the HTML book from the executed chapters
 	$(PY) tools/book.py html
 
 book: execute html  ## execute every chapter at PROFILE and build the HTML book into _build/html
-	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
 test: install sysdeps data vendor  ## unit tests, every chapter through papermill at ci, and the built book checked
 	$(PY) -m pytest tests/unit tests/book
@@ -66,5 +65,5 @@ constraints: install  ## re-freeze the exact pins from the current .venv
 	  echo "# Regenerate with: make constraints"; \
 	  $(PY) -m pip freeze --exclude-editable | grep -v -i '^aibnb' | sort -f; } > constraints.txt
 
-clean:  ## remove the build, the run cache and the virtual environment (data stays)
-	rm -rf _build $(VENV) runs .pytest_cache .ruff_cache *.egg-info
+clean:  ## remove the build, the vendored browser assets, the run cache and the venv (data stays)
+	rm -rf _build _vendor $(VENV) runs .pytest_cache .ruff_cache *.egg-info

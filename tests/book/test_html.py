@@ -1,0 +1,138 @@
+"""The built HTML book: complete, from executed chapters, and free of external resources.
+
+The ``built_html`` fixture (conftest) builds the book exactly as ``make html`` does, with
+warnings as errors; a failed build fails every test here with the build's message.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from book_toc import TIMINGS_PAGE, Chapter, chapters
+from book_vendor import load_lock
+from bs4 import BeautifulSoup
+
+pytestmark = pytest.mark.book
+
+#: A URL that leaves the book: a scheme other than data:/blob:, or protocol-relative (//host).
+LOCAL_SCHEMES = {"", "data", "blob"}
+CSS_URL = re.compile(r"url\(\s*(['\"]?)(.*?)\1\s*\)", re.I)
+CSS_IMPORT = re.compile(r"@import\s+(?:url\(\s*)?['\"]?([^'\")\s;]+)", re.I)
+CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+
+
+def is_external(url: str) -> bool:
+    url = url.strip()
+    parsed = urlparse(url)
+    return parsed.scheme.lower() not in LOCAL_SCHEMES or url.startswith("//")
+
+
+def external_references(html_dir: Path) -> list[str]:
+    """Every external URL the built book would load: scripts, styles, images, fonts, imports."""
+    found = []
+
+    def css_refs(text: str, where: str) -> None:
+        text = CSS_COMMENT.sub("", text)
+        for match in CSS_URL.finditer(text):
+            if is_external(match.group(2)):
+                found.append(f"{where}: url({match.group(2)})")
+        for match in CSS_IMPORT.finditer(text):
+            if is_external(match.group(1)):
+                found.append(f"{where}: @import {match.group(1)}")
+
+    for page in html_dir.rglob("*.html"):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        where = str(page.relative_to(html_dir))
+        for tag, attr in (
+            ("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"),
+            ("source", "src"), ("video", "src"), ("audio", "src"), ("embed", "src"),
+            ("object", "data"), ("image", "href"), ("use", "href"),
+        ):
+            for element in soup.find_all(tag):
+                url = element.get(attr)
+                if tag == "link" and "alternate" in (element.get("rel") or []):
+                    continue  # feeds/translations are links to follow, not resources to load
+                if url and is_external(url):
+                    found.append(f"{where}: <{tag} {attr}={url!r}>")
+        for style in soup.find_all("style"):
+            css_refs(style.get_text(), f"{where} <style>")
+        for element in soup.find_all(style=True):
+            css_refs(element["style"], f"{where} style=")
+    for sheet in html_dir.rglob("*.css"):
+        css_refs(sheet.read_text(encoding="utf-8", errors="replace"), str(sheet.relative_to(html_dir)))
+    return found
+
+
+def _soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_is_external_classifies_urls() -> None:
+    assert is_external("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js")
+    assert is_external("//fonts.googleapis.com/css")
+    assert not is_external("../_static/../_vendor/requirejs/require.js?v=1")
+    assert not is_external("data:image/png;base64,AAAA")
+    assert not is_external("#anchor")
+
+
+def test_book_builds_with_warnings_as_errors(built_html: Path) -> None:
+    assert (built_html / "index.html").is_file()
+    assert (built_html / "book" / "intro.html").is_file()
+
+
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.name)
+def test_chapter_page_shows_outputs_and_the_profile(built_html: Path, chapter: Chapter) -> None:
+    page = built_html / f"{chapter.docname}.html"
+    assert page.is_file(), f"no page for {chapter.docname}"
+    soup = _soup(page)
+    outputs = soup.select("div.cell_output")
+    assert outputs, f"{page.name} shows no cell outputs: was it rendered from the executed copy?"
+    assert "How this page was run" in soup.get_text(), "the note naming the profile is missing"
+
+
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.name)
+def test_injected_parameters_cell_is_not_on_the_page(built_html: Path, chapter: Chapter) -> None:
+    soup = _soup(built_html / f"{chapter.docname}.html")
+    assert not soup.select(".tag_injected-parameters")
+    code = " ".join(block.get_text() for block in soup.select("div.cell_input"))
+    assert "# Parameters" not in code, "papermill's injected cell is visible"
+
+
+def test_no_external_urls_for_scripts_styles_images_or_fonts(built_html: Path) -> None:
+    offenders = external_references(built_html)
+    assert not offenders, "external resources in the built book:\n" + "\n".join(offenders)
+
+
+def test_math_and_widgets_load_from_the_vendored_copies(built_html: Path) -> None:
+    vendor = built_html / "_vendor"
+    for pkg in load_lock():
+        assert (vendor / pkg.dest / pkg.entry).is_file(), f"{pkg.spec} is not in {vendor}"
+    assert (vendor / "NOTICE.txt").is_file()
+    scripts = {}
+    for page in built_html.rglob("*.html"):
+        for element in _soup(page).find_all("script", src=True):
+            src = element["src"].split("?", 1)[0]
+            resolved = (page.parent / src).resolve()
+            if built_html.resolve() / "_vendor" in resolved.parents:
+                assert resolved.is_file(), f"{page.name} loads a missing {src}"
+                scripts.setdefault(resolved.relative_to(built_html.resolve()).as_posix(), page)
+    entries = {f"_vendor/{pkg.dest}/{pkg.entry}" for pkg in load_lock()}
+    assert entries <= set(scripts), f"pages never load {sorted(entries - set(scripts))}"
+    assert not list((built_html / "_static").rglob("tex-mml-chtml.js")), "MathJax in _static"
+
+
+def test_appendix_lists_every_chapter(built_html: Path) -> None:
+    soup = _soup(built_html / f"{TIMINGS_PAGE}.html")
+    table = soup.find("table")
+    assert table is not None, "the timings appendix has no table"
+    rows = table.select("tbody tr")
+    linked = {a["href"].split("#")[0] for row in rows for a in row.find_all("a", href=True)}
+    for chapter in chapters():
+        assert f"{chapter.name}.html" in linked, f"{chapter.name} is missing from the appendix"
+    text = table.get_text()
+    assert "not executed" not in text
+    header = [th.get_text(strip=True) for th in table.select("thead th")]
+    assert header[:5] == ["chapter", "profile", "seconds", "budget (s, ci)", "within budget?"]
