@@ -5,13 +5,14 @@ call from a shell; ``torchrun --nproc_per_node=N -m aibnb train ...`` trains wit
 DistributedDataParallel.
 """
 
-from aibnb.train.config import SCHEDULES, TrainConfig, resolve, validate
+from aibnb.train.config import SCHEDULES, TrainConfig, departures, resolve, validate
 from aibnb.train.engine import evaluate, fit, load_model, run_dir_for, select_device, summarize
 from aibnb.train.schedule import lr_factor
 
 __all__ = [
     "SCHEDULES",
     "TrainConfig",
+    "departures",
     "evaluate",
     "fit",
     "load_model",

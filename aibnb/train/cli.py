@@ -40,7 +40,7 @@ HELP = {
     "seed": "random seed (runs with the same config and seed give the same numbers on CPU)",
     "device": f"one of {', '.join(DEVICES)}",
     "amp": "bf16 autocast (default: on for CUDA)",
-    "channels_last": "channels-last memory format (default: on for CUDA)",
+    "channels_last": "channels-last memory format (default: on, except on Apple MPS)",
     "compile": "torch.compile the model",
     "num_threads": "CPU threads for torch (default: torch's choice)",
     "save_attention": "number of test images whose attention maps are stored",

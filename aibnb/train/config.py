@@ -39,7 +39,7 @@ class TrainConfig:
     Loss: ``info_factor``, ``loss_units``, ``codebook_weight``, ``commitment_weight``.
     Evaluation: ``eval_samples`` (attention samples x latent samples per attention sample).
     Machine: ``device`` (``auto`` picks cuda, then mps, then cpu), ``amp`` (bf16 autocast;
-    ``None`` = on for CUDA), ``channels_last`` (``None`` = on for CUDA), ``compile``,
+    ``None`` = on for CUDA), ``channels_last`` (``None`` = on except on MPS), ``compile``,
     ``num_threads`` (CPU threads; ``None`` = torch's default).
     Record: ``seed``, ``out_dir`` (``None`` = ``$AIBNB_RUNS/<model>-<dataset>-<hash>``),
     ``save_attention`` (test images whose attention maps are stored), ``quiet``.
@@ -192,7 +192,9 @@ def validate(config: TrainConfig) -> None:
 def resolve(config: TrainConfig) -> TrainConfig:
     """Fill every ``None`` from the profile and the model's recipe, then validate.
 
-    Order of precedence: the value set in ``config``, then the profile, then the recipe.
+    Order of precedence: the value set in ``config``, then the profile, then the recipe. A value
+    from the profile that replaces the official recipe (the ``ci`` schedule) is listed by
+    :func:`departures`.
     """
     from aibnb import models
 
@@ -209,6 +211,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
                 return v
         return None
 
+    optim = prof.optimisation.get(spec.family, {})
     is_qt = spec.kind == "aib_qt"
     has_vib = spec.kind in ("vib", "aib", "aib_qt")
     resolved = replace(
@@ -224,11 +227,11 @@ def resolve(config: TrainConfig) -> TrainConfig:
         epochs=pick(config.epochs, prof.epochs, recipe["epochs"]),
         batch_size=pick(config.batch_size, prof.batch_size, recipe["batch_size"]),
         optimizer=pick(config.optimizer, recipe["optimizer"]),
-        lr=pick(config.lr, recipe["lr"]),
+        lr=pick(config.lr, optim.get("lr"), recipe["lr"]),
         momentum=pick(config.momentum, recipe.get("momentum", 0.0)),
         weight_decay=pick(config.weight_decay, recipe["weight_decay"]),
-        schedule=pick(config.schedule, recipe["schedule"]),
-        warmup_epochs=pick(config.warmup_epochs, recipe["warmup_epochs"]),
+        schedule=pick(config.schedule, optim.get("schedule"), recipe["schedule"]),
+        warmup_epochs=pick(config.warmup_epochs, optim.get("warmup_epochs"), recipe["warmup_epochs"]),
         anchor_lr=pick(config.anchor_lr, recipe["anchor_lr"]) if is_qt else None,
         anchor_lr_ratio=pick(config.anchor_lr_ratio, recipe["anchor_lr_ratio"]) if is_qt else None,
         info_factor=pick(config.info_factor, recipe["info_factor"]) if has_vib else None,
@@ -251,3 +254,23 @@ def model_kwargs(config: TrainConfig) -> dict[str, Any]:
     if config.eval_samples is not None and config.eval_samples != 1:
         kwargs["eval_samples"] = config.eval_samples
     return kwargs
+
+
+def departures(config: TrainConfig) -> dict[str, tuple[Any, Any]]:
+    """Fields of a resolved ``config`` that differ from the model's official recipe.
+
+    ``{field: (value, official)}`` for the optimisation settings, so that a chapter can say which
+    official settings a ``ci`` run departs from (and why: the run is 100 times shorter).
+    """
+    from aibnb import models
+
+    recipe = models.spec(config.model).recipe
+    out = {}
+    for name in ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+                 "warmup_epochs"):
+        value, official = getattr(config, name), recipe.get(name)
+        if official is not None and value != official:
+            out[name] = (value, official)
+    if config.width != 1.0:
+        out["width"] = (config.width, 1.0)
+    return out

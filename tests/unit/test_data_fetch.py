@@ -43,7 +43,11 @@ def debian_dir(tmp_path: Path, shapes=SMALL) -> Path:
 
 def test_data_root_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv("AIBNB_DATA", raising=False)
-    assert data_root() == Path("data")
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo / "book")  # a notebook's working directory: the root is found upwards
+    assert data_root() == repo / "data"
+    monkeypatch.chdir(tmp_path)  # outside a checkout: ./data
+    assert data_root() == tmp_path.resolve() / "data"
     monkeypatch.setenv("AIBNB_DATA", str(tmp_path))
     assert data_root() == tmp_path
     assert data_root(tmp_path / "x") == tmp_path / "x"  # the argument wins

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from aibnb import runs
-from aibnb.train import TrainConfig, fit, lr_factor, resolve
+from aibnb.train import TrainConfig, departures, fit, lr_factor, resolve
 from aibnb.train.engine import load_checkpoint, load_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,12 +71,15 @@ def test_config_rejects_options_that_do_not_apply():
 def test_profiles_and_recipes_fill_the_config():
     ci = resolve(TrainConfig(model="vgg_aib", profile="ci"))
     assert ci.width == runs.PROFILES["ci"].width["vgg"] and ci.epochs == runs.PROFILES["ci"].epochs
-    assert ci.beta == 0.01 and ci.info_factor == 0.5 and ci.loss_units == "bits" and ci.schedule == "vgg"
+    assert ci.beta == 0.01 and ci.info_factor == 0.5 and ci.loss_units == "bits"
+    assert ci.schedule == "cosine" and departures(ci)["schedule"] == ("cosine", "vgg")
+    assert resolve(TrainConfig(model="vgg_aib", schedule="vgg")).schedule == "vgg"
     wrn = resolve(TrainConfig(model="wrn_aib_qt", profile="ci"))
     assert wrn.model_options["depth"] == 10 and wrn.info_factor == 1.0 and wrn.anchor_lr == "ratio"
     full = resolve(TrainConfig(model="vgg_aib_qt", profile="full"))
     assert full.width == 1.0 and full.epochs == 200 and full.train_subset is None
-    assert full.anchor_lr == "base" and full.warmup_epochs == 2
+    assert full.anchor_lr == "base" and full.warmup_epochs == 2 and full.schedule == "vgg"
+    assert departures(full) == {}
     plain = resolve(TrainConfig(model="vgg", profile="ci", beta=0.5))
     assert plain.beta == 0.0 and plain.info_factor is None and plain.loss_units == "nats"
     assert resolve(TrainConfig(model="vgg_aib", beta=0.1)).beta == 0.1  # explicit beats recipe
