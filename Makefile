@@ -5,7 +5,16 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV ?= .venv
+# ACTIVE_ENV=1 uses the active Python environment (e.g. the conda one of environment.yml)
+# instead of creating .venv: nothing is installed and `make clean` leaves the environment alone.
+ACTIVE_ENV ?=
+ifeq ($(ACTIVE_ENV),)
 PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+else
+PY := python
+INSTALLED :=
+endif
 PROFILE ?= ci
 CHAPTER ?=
 ARGS ?=
@@ -25,7 +34,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-install: $(VENV)/.installed  ## create .venv and install aibnb with the book's pinned dependencies
+install: $(INSTALLED)  ## create .venv and install aibnb with the book's pinned dependencies
 
 sysdeps:  ## Debian packages the checks need (chromium, chromium-driver, dataset-fashion-mnist), when root
 	bash tools/sysdeps.sh
@@ -58,7 +67,7 @@ sweep: install data  ## recompute the stored β/K sweeps of chapters 2-3 (and 5)
 	$(PY) tools/sweep.py --profile $(PROFILE)
 
 lint: install  ## ruff over the library, tools, tests and notebooks
-	$(VENV)/bin/ruff check aibnb tools tests book
+	$(PY) -m ruff check aibnb tools tests book
 
 constraints: install  ## re-freeze the exact pins from the current .venv
 	{ echo "# Exact pins the book is built and tested with (Python 3.11, Linux x86-64)."; \
@@ -66,4 +75,5 @@ constraints: install  ## re-freeze the exact pins from the current .venv
 	  $(PY) -m pip freeze --exclude-editable | grep -v -i '^aibnb' | sort -f; } > constraints.txt
 
 clean:  ## remove the build, the vendored browser assets, the run cache and the venv (data stays)
-	rm -rf _build _vendor $(VENV) runs .pytest_cache .ruff_cache *.egg-info
+	rm -rf _build _vendor runs .pytest_cache .ruff_cache *.egg-info
+	$(if $(ACTIVE_ENV),,rm -rf $(VENV))

@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import os
 import sys
+import time
 import typing
 
 from aibnb.train.config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
@@ -117,11 +118,15 @@ def run(args: argparse.Namespace) -> int:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     values["model_options"] = dict(args.model_options)
     try:
-        record = fit(TrainConfig(**values))
+        deadline = None if args.time_limit is None else time.time() + args.time_limit
+        record = fit(TrainConfig(**values), deadline=deadline)
     except (ValueError, FileExistsError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if os.environ.get("RANK", "0") == "0":  # one summary under torchrun
-        print(summarize(record))
+        if record.finished:
+            print(summarize(record))
+        else:
+            print(f"unfinished: {len(record.metrics)} of {record.config['epochs']} epochs done")
         print(f"run folder: {record.path}")
-    return 0
+    return 0 if record.finished else 3

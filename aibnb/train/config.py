@@ -266,8 +266,16 @@ def departures(config: TrainConfig) -> dict[str, tuple[Any, Any]]:
 
     recipe = models.spec(config.model).recipe
     out = {}
-    for name in ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-                 "warmup_epochs"):
+    for name in (
+        "epochs",
+        "batch_size",
+        "optimizer",
+        "lr",
+        "momentum",
+        "weight_decay",
+        "schedule",
+        "warmup_epochs",
+    ):
         value, official = getattr(config, name), recipe.get(name)
         if official is not None and value != official:
             out[name] = (value, official)

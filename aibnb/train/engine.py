@@ -399,12 +399,19 @@ def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(betas))
 
 
-def fit(config: TrainConfig | dict[str, Any] | None = None, **overrides: Any) -> runs.RunRecord:
+def fit(
+    config: TrainConfig | dict[str, Any] | None = None, *, deadline: float | None = None, **overrides: Any
+) -> runs.RunRecord:
     """Train one model and return its :class:`~aibnb.runs.RunRecord` (cached by config hash).
 
     ``fit(TrainConfig(model="vgg_aib_qt", beta=0.01))`` or ``fit(model="vgg_aib_qt", beta=0.01)``;
     unset fields come from the profile and the model's official recipe (see
     :func:`aibnb.train.config.resolve`).
+
+    ``deadline`` (a ``time.time()`` value) stops the run cleanly after the last epoch that ends
+    before it, with its checkpoint written: the returned record is then unfinished
+    (``record.finished`` is False) and the same call later resumes it. This is how long GPU runs
+    are chunked into commands of limited length.
     """
     cfg = resolve(_as_config(config, overrides))
     dist_ = Distributed()
@@ -430,12 +437,14 @@ def fit(config: TrainConfig | dict[str, Any] | None = None, **overrides: Any) ->
         torch.set_num_threads(cfg.num_threads)
     device = dist_.setup(device)
     try:
-        return _fit(cfg, out, device, dist_)
+        return _fit(cfg, out, device, dist_, deadline)
     finally:
         dist_.teardown()
 
 
-def _fit(cfg: TrainConfig, out: Path, device: torch.device, dist_: Distributed) -> runs.RunRecord:
+def _fit(
+    cfg: TrainConfig, out: Path, device: torch.device, dist_: Distributed, deadline: float | None = None
+) -> runs.RunRecord:
     start_time = time.perf_counter()
     seed_everything(cfg.seed)
     splits, train_loader, eval_loaders = _load_data(cfg, device, dist_)
@@ -550,6 +559,18 @@ def _fit(cfg: TrainConfig, out: Path, device: torch.device, dist_: Distributed) 
                     f"train acc {row['train_acc']:.3f} val acc {row['val_acc']:.3f}"
                 )
         dist_.barrier()
+        if deadline is not None and epoch + 1 < cfg.epochs:
+            # stop when another epoch (with a margin) would not end before the deadline
+            stop = dist_.broadcast_object(time.time() + 1.5 * row["epoch_time_s"] > deadline)
+            if stop:
+                if bar is not None:
+                    bar.close()
+                if dist_.is_main and not cfg.quiet:
+                    print(
+                        f"{out.name}: stopped after epoch {epoch + 1}/{cfg.epochs} before the deadline; "
+                        "run the same command again to resume"
+                    )
+                return runs.RunRecord.load(out)
     if bar is not None:
         bar.close()
 

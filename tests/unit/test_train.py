@@ -296,3 +296,14 @@ def test_cli_eval_matches_the_stored_test_error(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "stored test error" in done.stdout
+
+
+def test_a_deadline_stops_cleanly_and_the_same_call_resumes(tmp_path):
+    cfg = {**TINY, "epochs": 3, "out_dir": str(tmp_path / "chunked")}
+    first = fit(**cfg, deadline=time.time())  # no time for a second epoch
+    assert not first.finished and len(first.metrics) == 1
+    assert (tmp_path / "chunked" / "last.pt").exists()
+    done = fit(**cfg)
+    assert done.finished and len(done.metrics) == 3
+    reference = fit(**{**cfg, "out_dir": str(tmp_path / "whole")})
+    assert done.final["test_error"] == reference.final["test_error"]
