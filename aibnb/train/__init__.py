@@ -6,7 +6,16 @@ DistributedDataParallel.
 """
 
 from aibnb.train.config import SCHEDULES, TrainConfig, departures, resolve, validate
-from aibnb.train.engine import evaluate, fit, load_model, run_dir_for, select_device, summarize
+from aibnb.train.engine import (
+    evaluate,
+    fit,
+    load_model,
+    prepare,
+    run_dir,
+    run_dir_for,
+    select_device,
+    summarize,
+)
 from aibnb.train.schedule import lr_factor
 
 __all__ = [
@@ -17,7 +26,9 @@ __all__ = [
     "fit",
     "load_model",
     "lr_factor",
+    "prepare",
     "resolve",
+    "run_dir",
     "run_dir_for",
     "select_device",
     "summarize",

@@ -269,6 +269,7 @@ def test_cli_help_documents_every_option():
         "--amp",
         "--no-amp",
         "--seed",
+        "--time-limit",
     ):
         assert flag in done.stdout
 
