@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from aibnb.data import cluttered, datasets
-from aibnb.data.fetching import LAYOUT, SENTINELS, fashion_mnist_problems, fetch
+from aibnb.data.fetching import LAYOUT, SENTINELS, fashion_mnist_problems, fetch, fetch_fashion_mnist
 from aibnb.data.paths import DatasetNotFoundError, data_root
 from aibnb.data.transforms import BACKBONES, compute_mean_std, normalization
 
@@ -27,12 +28,22 @@ from aibnb.data.transforms import BACKBONES, compute_mean_std, normalization
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``data`` sub-commands to ``parser``."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", default=None, help="data root (default: $AIBNB_DATA, else ./data)")
+    common.add_argument(
+        "--root", default=None, help="data root (default: $AIBNB_DATA, else data/ at the project root)"
+    )
     sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     sub.add_parser("list", parents=[common], help="list the dataset names")
     names = list(datasets.available())
     fetch_cmd = sub.add_parser("fetch", parents=[common], help="obtain datasets")
     fetch_cmd.add_argument("names", nargs="+", choices=names, metavar="NAME", help=", ".join(names))
+    fetch_cmd.add_argument(
+        "--from",
+        dest="source",
+        default=None,
+        metavar="DIR",
+        help="fashion_mnist only: a folder holding the four idx .gz files as distributed "
+        "(e.g. copied to a machine without network); default: the Debian package's folder",
+    )
     info = sub.add_parser("info", parents=[common], help="describe a dataset")
     info.add_argument("name", choices=names, metavar="NAME")
     stats = sub.add_parser("stats", parents=[common], help="mean / std of the full training split")
@@ -47,8 +58,15 @@ def run(args: argparse.Namespace) -> int:
             for name, description in datasets.available().items():
                 print(f"{name:<{width}}  {description}")
         elif args.data_command == "fetch":
+            if args.source is not None and args.names != ["fashion_mnist"]:
+                raise ValueError(
+                    "--from applies to fashion_mnist only: `data fetch fashion_mnist --from DIR`"
+                )
             for name in args.names:
-                fetch(name, args.root)
+                if args.source is not None:
+                    fetch_fashion_mnist(args.root, system_dir=Path(args.source), use_apt=False)
+                else:
+                    fetch(name, args.root)
         elif args.data_command == "info":
             _info(args.name, args.root)
         elif args.data_command == "stats":
@@ -57,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{args.name} train_full ({len(data)} images, {tuple(data.images.shape[1:])}):")
             print(f"  mean = {tuple(round(m, 4) for m in mean)}")
             print(f"  std  = {tuple(round(s, 4) for s in std)}")
-    except DatasetNotFoundError as err:
+    except (DatasetNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -180,3 +180,13 @@ def test_failed_download_is_a_clear_error(tmp_path, monkeypatch, small_files):
     # Fashion-MNIST: the downloader is the fourth fallback; its failure is listed with the others
     with pytest.raises(DatasetNotFoundError, match="torchvision download: OSError"):
         fetching.fetch_fashion_mnist(tmp_path, system_dir=None, use_apt=False, log=print)
+
+
+def test_cli_fetch_from_a_copied_folder(tmp_path, small_files):
+    from aibnb.__main__ import main
+
+    source = debian_dir(tmp_path)
+    assert main(["data", "fetch", "fashion_mnist", "--from", str(source), "--root", str(tmp_path / "r")]) == 0
+    for name, shape in SMALL.items():
+        assert (tmp_path / "r" / "FashionMNIST" / "raw" / name).read_bytes() == idx_bytes(shape)
+    assert main(["data", "fetch", "cifar10", "--from", str(source)]) == 1  # --from is for fashion_mnist
