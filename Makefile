@@ -61,7 +61,7 @@ test-fast: install  ## unit tests only, without the slow ones
 
 run: install data  ## re-run one chapter: make run CHAPTER=02_vib_loss ARGS="-p beta 0.1"
 	@test -n "$(CHAPTER)" || { echo "usage: make run CHAPTER=01_mi_bounds ARGS='-p name value'"; exit 2; }
-	$(PY) tools/book.py execute --profile $(PROFILE) --chapter $(CHAPTER) -- $(ARGS)
+	$(PY) tools/book.py execute $(if $(filter command line environment,$(origin PROFILE)),--profile $(PROFILE)) --chapter $(CHAPTER) -- $(ARGS)
 
 sweep: install data  ## recompute the stored β/K sweeps of chapters 2-3 (and 5) at PROFILE
 	$(PY) tools/sweep.py --profile $(PROFILE)

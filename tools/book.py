@@ -41,6 +41,15 @@ def _cmd_vendor(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _cmd_execute(args: argparse.Namespace, extra: list[str]) -> int:
+    profile, extra = book_execute.split_profile(extra)
+    if profile is not None:
+        if args.profile_given and profile != args.profile:
+            raise book_execute.ExecuteError(
+                f"--profile {args.profile} and `-p profile {profile}` disagree; give one of them"
+            )
+        if profile not in PROFILES:
+            raise book_execute.ExecuteError(f"profile {profile!r} is unknown; choose one of {PROFILES}")
+        args.profile = profile
     records = book_execute.execute(
         args.profile, chapter=args.chapter, extra_args=extra, keep_going=args.keep_going
     )
@@ -65,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run chapters with papermill. Arguments after `--` go to papermill "
         "(e.g. `-- -p beta 0.1 -y 'num_anchors: 4'`).",
     )
-    ex.add_argument("--profile", default="ci", choices=PROFILES, help="default: ci")
+    ex.add_argument("--profile", default=None, choices=PROFILES,
+                    help="default: ci (also accepted as papermill arguments: -- -p profile full)")
     ex.add_argument("--chapter", help="run only this chapter (e.g. 01_mi_bounds)")
     ex.add_argument(
         "--keep-going", action="store_true", help="run the remaining chapters after a failure"
@@ -82,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
+    if args.command == "execute":
+        args.profile_given = args.profile is not None
+        args.profile = args.profile or "ci"
     if extra and args.command != "execute":
         print(f"tools/book.py {args.command}: unexpected arguments after `--`: {extra}")
         return 2

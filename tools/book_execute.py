@@ -111,6 +111,26 @@ def kernel_env(profile: str, root: Path = ROOT) -> dict[str, str]:
     return env
 
 
+def split_profile(extra_args: Sequence[str]) -> tuple[str | None, list[str]]:
+    """Take a ``-p profile NAME`` out of papermill arguments.
+
+    ``make run CHAPTER=04_training ARGS="-p profile full"`` is the documented way to re-run a
+    chapter at another profile, so a profile given as a papermill parameter is honoured: it is
+    removed from the arguments and returned, to be passed as the run's profile.
+    """
+    args, profile, i = list(extra_args), None, 0
+    while i < len(args):
+        if args[i] in ("-p", "--parameters", "-r", "--parameters_raw") and i + 2 < len(args) \
+                and args[i + 1] == "profile":
+            if profile is not None and profile != args[i + 2]:
+                raise ExecuteError(f"`profile` is set twice ({profile!r} and {args[i + 2]!r})")
+            profile = args[i + 2]
+            del args[i : i + 3]
+            continue
+        i += 1
+    return profile, args
+
+
 def check_extra_args(extra_args: Sequence[str]) -> list[str]:
     """Reject papermill arguments that would contradict what ``execute`` controls."""
     args = list(extra_args)
@@ -118,8 +138,8 @@ def check_extra_args(extra_args: Sequence[str]) -> list[str]:
         sets_parameter = arg in ("-p", "--parameters", "-r", "--parameters_raw")
         if sets_parameter and i + 1 < len(args) and args[i + 1] == "profile":
             raise ExecuteError(
-                "extra papermill arguments set `profile`; choose it with --profile "
-                "(make: PROFILE=full) instead"
+                "extra papermill arguments set `profile` twice or without a value; choose it with "
+                "--profile (make: PROFILE=full) or a single `-p profile NAME`"
             )
         if arg.split("=", 1)[0] in ("--cwd", "--prepare-only", "--stdout-file", "--stderr-file"):
             raise ExecuteError(f"extra papermill argument {arg!r} is controlled by tools/book.py")

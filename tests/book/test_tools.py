@@ -174,3 +174,22 @@ def test_browser_checks_fail_without_chromium_unless_switched_off(
     monkeypatch.setenv(book_browser.SKIP_ENV, "1")
     with pytest.raises(pytest.skip.Exception, match="AIBNB_SKIP_BROWSER=1"):
         book_browser.require_browser()
+
+
+def test_a_profile_given_as_a_papermill_parameter_selects_the_profile(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import book_execute
+
+    assert book_execute.split_profile(["-p", "profile", "full", "-p", "beta", "0.1"]) == (
+        "full", ["-p", "beta", "0.1"]
+    )
+    assert book_execute.split_profile(["-p", "beta", "0.1"]) == (None, ["-p", "beta", "0.1"])
+    with pytest.raises(book_execute.ExecuteError, match="set twice"):
+        book_execute.split_profile(["-p", "profile", "full", "-p", "profile", "ci"])
+    # `make run ... PROFILE=ci ARGS="-p profile full"` contradicts itself
+    assert book.main(["execute", "--profile", "ci", "--chapter", "01_mi_bounds", "--",
+                      "-p", "profile", "full"]) == 1
+    assert "disagree" in capsys.readouterr().err
+    assert book.main(["execute", "--chapter", "01_mi_bounds", "--", "-p", "profile", "huge"]) == 1
+    assert "unknown" in capsys.readouterr().err
