@@ -136,8 +136,10 @@ class LossParts:
     so a training loop can accumulate them without a host synchronisation per step
     (``as_dict`` converts to floats, which synchronises).
 
-    ``class_bits``: cross-entropy in bits; ``info_bits``: the KL upper bound on I(Z;X,A) in bits
-    (``nan`` for models without a VIB head); ``izy_bits``: the lower bound log2 C - CE on I(Z;Y);
+    ``class_bits``: cross-entropy in bits; ``info_bits``: the KL term in bits (``nan`` for models
+    without a VIB head) — an upper bound on I(Z;X,A) with ``kl_form="textbook"``; with the official
+    exp(std) form it is the quantity the official code penalises, which is not a bound;
+    ``izy_bits``: the lower bound log2 C - CE on I(Z;Y) (for balanced classes);
     ``codebook`` / ``commitment``: the quantiser's two MSE terms (0 without a quantiser);
     ``aux_bits``: ABN's attention-branch cross-entropy in bits (0 without one).
     """

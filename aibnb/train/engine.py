@@ -321,13 +321,16 @@ def prepare(
 ) -> tuple[TrainConfig, torch.device]:
     """Resolve ``config`` completely, device-dependent defaults included, and pick the device.
 
-    bf16 autocast defaults to on for CUDA; channels-last to on except on MPS. The result is the
-    configuration ``fit`` hashes, stores and caches.
+    bf16 autocast defaults to on for CUDA; channels-last to on except on MPS; on CPU the thread
+    count is fixed (results depend on it). The result is the configuration ``fit`` hashes,
+    stores and caches.
     """
     cfg = resolve(_as_config(config, overrides))
     device = select_device(cfg.device)
+    threads = (cfg.num_threads or torch.get_num_threads()) if device.type == "cpu" else None
     cfg = replace(
         cfg,
+        num_threads=threads,
         amp=cfg.amp if cfg.amp is not None else device.type == "cuda",
         # channels-last: faster convolutions on CUDA and (about 10 %, measured) on CPU
         channels_last=cfg.channels_last if cfg.channels_last is not None else device.type != "mps",
@@ -450,12 +453,14 @@ def fit(
             )
         if (out / "final.json").exists():
             return runs.RunRecord.load(out)
+    threads_before = torch.get_num_threads()
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     device = dist_.setup(device)
     try:
         return _fit(cfg, out, device, dist_, deadline)
     finally:
+        torch.set_num_threads(threads_before)
         dist_.teardown()
 
 

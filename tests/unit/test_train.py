@@ -308,3 +308,14 @@ def test_a_deadline_stops_cleanly_and_the_same_call_resumes(tmp_path):
     assert done.finished and len(done.metrics) == 3
     reference = fit(**{**cfg, "out_dir": str(tmp_path / "whole")})
     assert done.final["test_error"] == reference.final["test_error"]
+
+
+def test_cpu_runs_record_their_thread_count_and_fit_restores_it():
+    from aibnb.train import prepare, run_dir
+
+    before = torch.get_num_threads()
+    cfg, device = prepare(model="vgg_aib", device="cpu")
+    assert device.type == "cpu" and cfg.num_threads == before
+    assert run_dir(model="vgg_aib", num_threads=1) != run_dir(model="vgg_aib", num_threads=2)
+    fit(**{**TINY, "num_threads": 1})
+    assert torch.get_num_threads() == before
