@@ -63,8 +63,9 @@ run: install data  ## re-run one chapter: make run CHAPTER=02_vib_loss ARGS="-p 
 	@test -n "$(CHAPTER)" || { echo "usage: make run CHAPTER=01_mi_bounds ARGS='-p name value'"; exit 2; }
 	$(PY) tools/book.py execute $(if $(filter command line environment,$(origin PROFILE)),--profile $(PROFILE)) --chapter $(CHAPTER) -- $(ARGS)
 
-sweep: install data  ## recompute the stored β/K sweeps of chapters 2-3 (and 5) at PROFILE
+sweep: install data  ## recompute the stored β/K sweeps of chapters 2, 3 and 5 at PROFILE
 	$(PY) tools/sweep.py --profile $(PROFILE)
+	$(PY) tools/sweep_interpret.py gallery --profile $(PROFILE)
 
 lint: install  ## ruff over the library, tools, tests and notebooks
 	$(PY) -m ruff check aibnb tools tests book

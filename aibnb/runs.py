@@ -204,14 +204,22 @@ def git_commit(cwd: str | os.PathLike[str] | None = None) -> str:
 
 
 def device_description(device: Any) -> str:
-    """A short, machine-neutral description of a torch device (GPU model or CPU threads)."""
+    """A short, machine-neutral description of a torch device: the GPU model, or for a CPU the
+    thread count, the architecture and the vector instruction set torch dispatches its kernels to.
+
+    Two runs with equal descriptions are expected to agree bit for bit (the chapters assert it),
+    so the description names what changes floating-point results: a CPU run with another thread
+    count or on a CPU with another instruction set (AVX2 instead of AVX512) sums in another order.
+    """
     import torch
 
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
+        capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+        isa = f", {capability()}" if capability is not None else ""
+        return f"cpu ({torch.get_num_threads()} threads, {platform.machine()}{isa})"
     return device.type
 
 

@@ -6,10 +6,16 @@ import math
 
 from torch import nn
 
+MIN_CHANNELS = 4
+
 
 def scaled(channels: int, width: float) -> int:
-    """``channels * width`` rounded, at least 1: how ``width`` scales every channel count."""
-    return max(1, round(channels * width))
+    """``channels * width`` rounded: how ``width`` scales every channel count.
+
+    Never below ``MIN_CHANNELS`` (4): at the small widths of the CPU profile a layer of one or two
+    channels (WRN's 16-channel stem at width 1/20) would be a bottleneck that no real model has.
+    """
+    return max(min(MIN_CHANNELS, channels), round(channels * width))
 
 
 class ConvBlock(nn.Sequential):

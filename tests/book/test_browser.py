@@ -22,7 +22,13 @@ pytestmark = pytest.mark.book
 #: (page, n): the n-th ``aibnb.viz.panel_explorer`` on that page (0 = first). The slider of each
 #: is moved and the visible panel must change. Chapters 2, 3 and 5 add theirs here;
 #: ``test_every_explorer_in_the_book_is_checked`` fails when one is missing from this list.
-EXPLORERS: list[tuple[str, int]] = [("book/01_mi_bounds", 0)]
+EXPLORERS: list[tuple[str, int]] = [
+    ("book/01_mi_bounds", 0),
+    ("book/02_vib_loss", 0),  # attention maps vs beta
+    ("book/03_ste_quantizer", 0),  # quantised maps vs N_q
+    ("book/05_interpretability", 0),  # failure gallery vs beta
+    ("book/05_interpretability", 1),  # failure gallery vs K
+]
 
 #: Pages whose math must be typeset by MathJax: the front page and every chapter.
 MATH_PAGES = ["book/intro", *(c.docname for c in chapters())]

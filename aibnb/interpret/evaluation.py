@@ -1,0 +1,401 @@
+"""The Table 2 protocol as data: evaluation images, the list of modifications, the stored format.
+
+* :func:`load_eval_data` returns the images a run was tested on, in pixel space, with masks for the
+  cluttered scenes: the same stratified test subset the training engine used at that profile.
+* :class:`Condition` is one modification of Table 2 (an occlusion with its fill and size ``r``, or
+  a frequency band with its radius); :func:`table2_conditions` makes the book's list.
+* :func:`table2_rows` scores one model under every condition (one forward pass on the original
+  images, one per condition) and returns rows for a DataFrame.
+* :func:`score_record` computes everything this book asks of one finished run (Table 2 rows and
+  the unrelated-pairs control on an ordinary dataset; localisation of its own map and of Grad-CAM
+  on a cluttered one) where its checkpoint lives, e.g. on the GPU machine of the full-profile runs,
+  which stores the result as ``scores.json`` beside the run; :func:`table2_from_scores` gathers
+  those files into one Table 2.
+* Stored results: ``book/results/<profile>/table2_<dataset>.json`` holds ``{"provenance": ...,
+  "dataset", "profile", "taus", "conditions": [Condition.to_dict()...], "rows": [...]}`` with the
+  rows of :func:`table2_rows` (keys ``model, seed, condition, tau, score, ci_low, ci_high,
+  num_attention_consistent, num_consistent, num_total, normalize, attention``);
+  :func:`save_table2` and :func:`load_table2` write and read it (and check it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from aibnb.interpret.consistency import (
+    DEFAULT_TAUS,
+    Explainer,
+    Explanation,
+    check_taus,
+    consistency_from_explanations,
+    explain,
+)
+from aibnb.interpret.localise import LocalisationResult, localisation_scores
+from aibnb.interpret.modify import FILLS, frequency_filter, occlude
+
+__all__ = [
+    "TABLE2_KEYS",
+    "Condition",
+    "EvalData",
+    "load_eval_data",
+    "load_table2",
+    "localise_model",
+    "map_kind",
+    "patch_source",
+    "save_table2",
+    "score_record",
+    "table2_conditions",
+    "table2_from_scores",
+    "table2_rows",
+]
+
+TABLE2_KEYS = (
+    "model", "seed", "condition", "tau", "score", "ci_low", "ci_high", "num_attention_consistent",
+    "num_consistent", "num_total", "normalize", "attention",
+)
+
+
+@dataclass
+class EvalData:
+    """Evaluation images in pixel space: ``images`` float ``N x C x H x W`` in ``[0, 1]``, ``labels``,
+    ``masks`` (bool, cluttered scenes only), the model normalisation ``mean``/``std``, ``classes``."""
+
+    images: Tensor
+    labels: Tensor
+    masks: Tensor | None
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    classes: list[str]
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_eval_data(
+    dataset: str,
+    n: int | None = None,
+    *,
+    profile: str = "ci",
+    split: str = "test",
+    backbone: str = "vgg",
+) -> EvalData:
+    """The first ``n`` images of the test subset a run of ``profile`` was evaluated on.
+
+    The training engine tests on a stratified subset (seed 0) of the profile's ``test_subset``
+    size; this returns the same images in the same order (``n=None``: all of them).
+    """
+    from aibnb import data, runs
+    from aibnb.train.engine import SUBSET_SEED
+
+    tensors = data.load_tensors(dataset, split, backbone=backbone)
+    size = runs.profile(profile).test_subset if split == "test" else None
+    if size is not None and size < len(tensors):
+        tensors = tensors.subset(size, seed=SUBSET_SEED)
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise ValueError(f"n must be a positive integer (number of images), got {n!r}")
+        tensors = tensors.select(torch.arange(min(n, len(tensors))))
+    return EvalData(
+        images=tensors.images.float() / 255,
+        labels=tensors.labels,
+        masks=tensors.masks,
+        mean=tuple(tensors.mean),
+        std=tuple(tensors.std),
+        classes=list(tensors.classes),
+        name=dataset,
+    )
+
+
+def patch_source(dataset: str = "cluttered_digits", n: int = 2000, split: str = "test") -> Tensor:
+    """Images of another dataset to cut occluding patches from (pixel space, ``[0, 1]``).
+
+    The paper pastes SVHN patches into CIFAR images. SVHN is colour and not offline here, so the
+    grey models get patches of ``cluttered_digits`` scenes: digits among digit fragments on a
+    textured background, which, like SVHN crops, show digit strokes over clutter at any position.
+    """
+    from aibnb import data
+
+    tensors = data.load_tensors(dataset, split)
+    return tensors.images[: min(n, len(tensors))].float() / 255
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One modification of Table 2.
+
+    ``kind="occlusion"`` with ``fill`` (``"colour"``/``"patch"``) and ``r`` (square side / image
+    side), or ``kind="frequency"`` with ``band`` (``"high"``/``"low"``), ``radius`` and ``rescale``.
+    """
+
+    kind: str
+    fill: str | None = None
+    r: float | None = None
+    band: str | None = None
+    radius: float | None = None
+    rescale: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind == "occlusion":
+            if self.fill not in FILLS or self.r is None:
+                raise ValueError(f"an occlusion needs fill in {FILLS} and r in (0, 1], got {self}")
+        elif self.kind == "frequency":
+            if self.band not in ("low", "high") or self.radius is None:
+                raise ValueError(f"a frequency condition needs band 'low'/'high' and a radius, got {self}")
+        else:
+            raise ValueError(f"kind must be 'occlusion' or 'frequency', got {self.kind!r}")
+
+    @property
+    def name(self) -> str:
+        if self.kind == "occlusion":
+            return f"{self.fill} r={self.r:g}"
+        return f"{self.band}-pass r={self.radius:g}"
+
+    def apply(self, images: Tensor, *, seed: int = 0, source: Tensor | None = None) -> Tensor:
+        """The modified images (occlusions drawn from a generator seeded with ``seed``)."""
+        if self.kind == "occlusion":
+            return occlude(images, self.r, fill=self.fill, source=source if self.fill == "patch" else None,
+                           generator=seed)
+        return frequency_filter(images, self.radius, self.band, rescale=self.rescale)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "name": self.name}
+
+
+def table2_conditions(
+    sizes: Sequence[float] = (0.125, 0.25, 0.375, 0.5),
+    high_radius: float = 4.0,
+    low_radius: float = 8.0,
+    *,
+    rescale: bool = True,
+) -> list[Condition]:
+    """The book's Table 2: colour and patch occlusions at each size, then high- and low-pass.
+
+    The paper's sizes and radii are stripped from its text (spec §5). The defaults: sides of 1/8
+    to 1/2 of the image (4 to 16 px on 32 x 32; the official code's default window is 8 x 8), a
+    high-pass that removes the disc of radius 4 around the zero frequency (the default ``r`` of the
+    official frequency data set) and a low-pass that keeps the disc of radius 8.
+    """
+    out = [Condition("occlusion", fill=f, r=float(r)) for f in FILLS for r in sizes]
+    out.append(Condition("frequency", band="high", radius=float(high_radius), rescale=rescale))
+    out.append(Condition("frequency", band="low", radius=float(low_radius), rescale=rescale))
+    return out
+
+
+def table2_rows(
+    model: nn.Module,
+    data: EvalData,
+    conditions: Sequence[Condition],
+    *,
+    taus: float | Sequence[float] = DEFAULT_TAUS,
+    attention: str | Explainer = "mean",
+    normalize: str | Sequence[str] = "none",
+    source: Tensor | None = None,
+    seed: int = 0,
+    num_samples: int | None = None,
+    batch_size: int = 256,
+    labels: dict[str, Any] | None = None,
+    original: Explanation | None = None,
+) -> list[dict[str, Any]]:
+    """Score ``model`` on ``data`` under every condition; rows as in :meth:`ConsistencyResult.as_rows`.
+
+    One forward pass on the original images (skipped when ``original``, an :func:`explain` result
+    for ``data.images`` with the same options, is given), one per condition; every ``normalize``
+    in the list is scored from the same maps. ``labels`` (e.g. ``{"model": "vgg_aib", "seed": 0}``)
+    are added to every row, with ``condition`` and the prediction-consistency rate
+    ``pred_consistent`` (%). The same ``seed`` draws the occlusions and the model's samples, so
+    every model sees the same modified images.
+    """
+    taus = check_taus(taus)
+    norms = [normalize] if isinstance(normalize, str) else list(normalize)
+    options = {"mean": data.mean, "std": data.std, "attention": attention, "batch_size": batch_size,
+               "num_samples": num_samples, "seed": seed}
+    if original is None:
+        original = explain(model, data.images, **options)
+    elif len(original.logits) != len(data):
+        raise ValueError(f"original covers {len(original.logits)} images, data has {len(data)}")
+    rows: list[dict[str, Any]] = []
+    for cond in conditions:
+        modified = explain(model, cond.apply(data.images, seed=seed, source=source), **options)
+        for norm in norms:
+            result = consistency_from_explanations(original, modified, taus, normalize=norm)
+            agree = 100.0 * result.num_consistent / max(result.num_total, 1)
+            for row in result.as_rows(**(labels or {}), condition=cond.name):
+                row["pred_consistent"] = agree
+                rows.append(row)
+    return rows
+
+
+def localise_model(
+    model: nn.Module,
+    data: EvalData,
+    *,
+    attention: str | Explainer = "mean",
+    threshold: str | float = "mask_area",
+    subtract_min: bool = False,
+    seed: int = 0,
+    num_samples: int | None = None,
+    batch_size: int = 256,
+) -> tuple[Explanation, LocalisationResult]:
+    """Explain ``model`` on the cluttered scenes of ``data`` and score the maps against the masks.
+
+    Maps are upsampled to the image size with the explanation's own mode (nearest for quantised
+    maps, bilinear otherwise). ``subtract_min=True`` scores ``map - min(map)`` instead of the raw
+    map: a sigmoid map that sits at 0.8 everywhere puts most of its raw mass on the background
+    whatever its shape, so the raw relevance mass of such maps is close to the area fraction.
+    """
+    if data.masks is None:
+        raise ValueError(f"data ({data.name}) has no object masks; use a cluttered dataset")
+    exp = explain(model, data.images, mean=data.mean, std=data.std, attention=attention,
+                  batch_size=batch_size, num_samples=num_samples, seed=seed)
+    maps = exp.maps - exp.maps.amin(dim=(1, 2, 3), keepdim=True) if subtract_min else exp.maps
+    return exp, localisation_scores(maps, data.masks, mode=exp.upsample_mode, threshold=threshold)
+
+
+def save_table2(
+    path: str | os.PathLike[str],
+    rows: Sequence[dict[str, Any]],
+    *,
+    dataset: str,
+    profile: str,
+    conditions: Sequence[Condition],
+    taus: Sequence[float],
+    stamp: dict[str, Any],
+) -> None:
+    """Store Table 2 rows in the format described in the module docstring (with provenance)."""
+    from aibnb import runs
+
+    for row in rows:
+        missing = [k for k in TABLE2_KEYS if k not in row]
+        if missing:
+            raise ValueError(f"a Table 2 row lacks {', '.join(missing)}: {row}")
+    runs.save_result(
+        path,
+        {"dataset": dataset, "profile": profile, "taus": list(taus),
+         "conditions": [c.to_dict() for c in conditions], "rows": list(rows)},
+        stamp=stamp,
+    )
+
+
+def load_table2(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Read a stored Table 2 (``None`` when the file is absent); a clear error if it is malformed."""
+    from aibnb import runs
+
+    stored = runs.load_result(path)
+    if stored is None:
+        return None
+    for key in ("provenance", "dataset", "profile", "taus", "conditions", "rows"):
+        if key not in stored:
+            raise ValueError(f"{path}: not a stored Table 2 (no {key!r}); see aibnb.interpret.evaluation")
+    for row in stored["rows"]:
+        missing = [k for k in TABLE2_KEYS if k not in row]
+        if missing:
+            raise ValueError(f"{path}: a row lacks {', '.join(missing)}")
+    return stored
+
+
+def map_kind(model_name: str) -> str | None:
+    """The map this book scores for a registered model: ``"quantised"`` for the ``-qt`` models,
+    ``"mean"`` for the other attention models (mu_a, or LTPA's / ABN's own map), ``None`` without one."""
+    from aibnb import models
+
+    kind = models.spec(model_name).kind
+    if kind == "aib_qt":
+        return "quantised"
+    return "mean" if kind in ("aib", "attention") else None
+
+
+def score_record(
+    record: Any,
+    *,
+    device: str | torch.device = "cpu",
+    num_images: int | None = None,
+    source: Tensor | None = None,
+    conditions: Sequence[Condition] | None = None,
+    num_samples: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Everything chapter 5 computes from one finished run, as a JSON-ready dict.
+
+    On a cluttered dataset: localisation scores (pointing game, relevance mass raw and minus the
+    map's minimum, IoU) of the model's own map (attention models) and of Grad-CAM (every model).
+    Otherwise: for attention models, the Table 2 rows under ``conditions`` (default
+    :func:`table2_conditions`) for both normalisations and the unrelated-pairs control. Evaluation
+    images: the run's own test subset (``num_images`` caps it); predictions with the model's
+    evaluation default (``num_samples=None``: the official 4 x 4 samples).
+    """
+    from aibnb.data import cluttered
+    from aibnb.interpret.consistency import unrelated_pairs_score
+    from aibnb.interpret.gradcam import gradcam_explainer
+
+    cfg = record.config
+    model_name, dataset, profile = cfg["model"], cfg["dataset"], cfg["profile"]
+    model = record.load_model("best", device=device)
+    kind = map_kind(model_name)
+    data = load_eval_data(dataset, num_images, profile=profile,
+                          backbone="wrn" if model_name.startswith("wrn") else "vgg")
+    out: dict[str, Any] = {
+        "model": model_name, "dataset": dataset, "profile": profile, "seed": cfg["seed"],
+        "run": getattr(record, "name", None), "attention": kind, "num_images": len(data),
+        "num_samples": num_samples, "table2": None, "localisation": None,
+    }
+    options = {"num_samples": num_samples, "seed": seed}
+    if dataset in cluttered.CLUTTERED:
+        loc: dict[str, Any] = {"area": float(data.masks.flatten(1).float().mean(1).mean())}
+        methods = [("gradcam", gradcam_explainer(num_samples=num_samples))]
+        if kind is not None:
+            methods.insert(0, ("own", kind))
+        for name, attention in methods:
+            exp = explain(model, data.images, mean=data.mean, std=data.std, attention=attention, **options)
+            raw = localisation_scores(exp.maps, data.masks, mode=exp.upsample_mode)
+            shifted = exp.maps - exp.maps.amin(dim=(1, 2, 3), keepdim=True)
+            structure = localisation_scores(shifted, data.masks, mode=exp.upsample_mode)
+            loc[name] = {"kind": exp.kind, "accuracy": float((exp.predictions == data.labels).float().mean()),
+                         "raw": raw.summary(), "structure": structure.summary()}
+        out["localisation"] = loc
+        return out
+    if kind is None:
+        return out
+    conditions = list(conditions) if conditions is not None else table2_conditions()
+    if source is None and any(c.fill == "patch" for c in conditions):
+        source = patch_source()
+    original = explain(model, data.images, mean=data.mean, std=data.std, attention=kind, **options)
+    rows = table2_rows(model, data, conditions, attention=kind, normalize=("none", "minmax"), source=source,
+                       labels={"model": model_name, "seed": cfg["seed"]}, original=original, **options)
+    control = [
+        {"model": model_name, "seed": cfg["seed"], "normalize": norm, "tau": tau, "score": score}
+        for norm in ("none", "minmax")
+        for tau, score in zip(
+            DEFAULT_TAUS, unrelated_pairs_score(original.maps, DEFAULT_TAUS, normalize=norm), strict=True
+        )
+    ]
+    out["table2"] = {"taus": list(DEFAULT_TAUS), "conditions": [c.to_dict() for c in conditions],
+                     "rows": rows, "control": control}
+    return out
+
+
+def table2_from_scores(scores: Sequence[dict[str, Any]], dataset: str) -> dict[str, Any]:
+    """Gather the ``table2`` parts of :func:`score_record` results for ``dataset`` into one table.
+
+    Returns ``{"taus", "conditions", "rows", "control"}`` (what :func:`save_table2` stores, plus
+    the control rows); a clear error when the runs used different conditions or thresholds.
+    """
+    parts = [s["table2"] for s in scores if s.get("dataset") == dataset and s.get("table2")]
+    if not parts:
+        raise ValueError(f"no Table 2 scores for dataset {dataset!r} among {len(scores)} score records")
+    first = parts[0]
+    for part in parts[1:]:
+        if part["conditions"] != first["conditions"] or part["taus"] != first["taus"]:
+            raise ValueError("the score records used different conditions or taus; re-score them alike")
+    return {
+        "taus": first["taus"],
+        "conditions": first["conditions"],
+        "rows": [row for part in parts for row in part["rows"]],
+        "control": [row for part in parts for row in part.get("control", [])],
+    }
