@@ -60,8 +60,9 @@ PROFILES: dict[str, Profile] = {
         name="ci",
         description=(
             "two CPU cores inside a chapter's time budget: widths 1/16 (VGG) and 1/20 with depth 10 "
-            "(WRN), 6,000 training images, 2 epochs at batch 64 with a cosine decay from 0.02 (the "
-            "official 200-epoch step schedule does not fit two epochs)"
+            "(WRN), 6,000 training images, 2 epochs at batch 64 with a cosine decay of the learning "
+            "rate (the official 200-epoch step schedules do not fit two epochs) from 0.02 for VGG and "
+            "from the official 0.1 for WRN"
         ),
         width={"vgg": 0.0625, "wrn": 0.05, "cub": 0.0625},
         model_options={"wrn": {"depth": 10}},
@@ -72,7 +73,9 @@ PROFILES: dict[str, Profile] = {
         batch_size=64,
         optimisation={
             "vgg": {"schedule": "cosine", "lr": 0.02, "warmup_epochs": 0.0},
-            "wrn": {"schedule": "cosine", "lr": 0.02, "warmup_epochs": 0.0},
+            # WRN keeps the official 0.1: at 0.02 the narrow WRN reached only 24 % test accuracy in
+            # two epochs (76.6 % error, seed 0), at 0.1 it reaches 60 % (40.0 % error)
+            "wrn": {"schedule": "cosine", "lr": 0.1, "warmup_epochs": 0.0},
         },
     ),
     "full": Profile(

@@ -290,9 +290,13 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
 def load_model(
     run_dir: str | os.PathLike[str], which: str = "best", device: str | torch.device = "cpu"
 ) -> nn.Module:
-    """Rebuild a run's model and load its ``best`` or ``last`` weights (eval mode)."""
+    """Rebuild a run's model and load its ``best`` or ``last`` weights (eval mode).
+
+    ``device``: a torch device, or a name as in :func:`select_device` (``"auto"`` included).
+    """
     if which not in ("best", "last"):
         raise ValueError(f"load_model: which must be 'best' or 'last', got {which!r}")
+    device = select_device(device) if isinstance(device, str) else torch.device(device)
     run_dir = Path(run_dir)
     stored = runs.read_json(run_dir / "config.json")
     cfg, info = TrainConfig.from_dict(stored["config"]), stored["model"]

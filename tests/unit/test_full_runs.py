@@ -38,6 +38,8 @@ def test_dry_run_packs_and_exports_checkpoint_free_records(tmp_path):
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert names and not any(n.endswith(".pt") for n in names)
+    # every run is an attention model (VGG-aib-qt), so each comes back with chapter 5's scores
+    assert sum(n.endswith("/scores.json") for n in names) == 4
     # a second command finds everything finished and trains nothing
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
     assert "0 runs finished in this command, 4 finished runs packed" in again.stdout
