@@ -28,7 +28,6 @@ that length (``aibnb.train.schedule``). Every table and figure that shows these 
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import tarfile
 import time
@@ -272,17 +271,9 @@ def build_index(dest: Path) -> dict[str, Any]:
     return index
 
 
-def _key_value(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from aibnb.train.cli import parse_option  # KEY=VALUE, as `python -m aibnb train --option`
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="list the planned runs with estimated device time")
@@ -307,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--override",
         action="append",
-        type=_key_value,
+        type=parse_option,
         default=[],
         metavar="KEY=VALUE",
         help="a TrainConfig field set for every run (smoke tests: --override train_subset=256)",

@@ -61,7 +61,7 @@ def _scalar_type(annotation: str):
 def parse_option(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` with VALUE read as a Python literal when it is one (``False``, ``0.3``, ``'clamp'``)."""
     if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--option expects KEY=VALUE, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)
     try:
         parsed: object = ast.literal_eval(value)
