@@ -68,18 +68,20 @@ def train_step_fn(
 ) -> Callable[[], None]:
     """One forward + backward + SGD step on a fixed batch (no data loading)."""
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    device = x.device
     model.train()
+    return lambda: _sgd_step(model, opt, x, y, amp=amp)
 
-    def step() -> None:
-        with autocast(device, amp):
-            out = model(x)
-        loss = aib_loss(out, y, 0.01).total
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
 
-    return step
+def _sgd_step(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *, amp: bool
+) -> None:
+    """Forward (autocast when ``amp``), the AIB loss at the official β, backward, one optimiser step."""
+    with autocast(x.device, amp):
+        out = model(x)
+    loss = aib_loss(out, y, 0.01).total
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,12 +311,7 @@ def _epoch(
     for x, y in batches:
         if to_device:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast(device, amp):
-            o = model(x)
-        loss = aib_loss(o, y, 0.01).total
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _sgd_step(model, opt, x, y, amp=amp)
 
 
 def _paper_one(
