@@ -29,9 +29,7 @@ TINY = {  # a few seconds on CPU: scikit-learn's bundled digits, width 1/16
 }
 
 
-@pytest.fixture(autouse=True)
-def _runs_root(tmp_path, monkeypatch):
-    monkeypatch.setenv("AIBNB_RUNS", str(tmp_path / "runs"))
+pytestmark = pytest.mark.usefixtures("isolated_runs")
 
 
 def fake_record(tmp_path: Path, model: str, seed: int, error: float, **config) -> RunRecord:

@@ -32,9 +32,7 @@ TINY = {  # a run of a few seconds on CPU: scikit-learn's bundled digits, width 
 }
 
 
-@pytest.fixture(autouse=True)
-def _runs_root(tmp_path, monkeypatch):
-    monkeypatch.setenv("AIBNB_RUNS", str(tmp_path / "runs"))
+pytestmark = pytest.mark.usefixtures("isolated_runs")
 
 
 @pytest.mark.parametrize(
