@@ -1,4 +1,4 @@
-"""Run records, provenance, profiles and stored results.
+"""Run records, provenance and stored results.
 
 A *run* is one training of one model: a folder with
 
@@ -10,10 +10,8 @@ A *run* is one training of one model: a folder with
 * ``last.pt`` / ``best.pt`` checkpoints (``torch.save`` to a temporary file, then an atomic rename;
   loaded with ``weights_only=True``).
 
-Profiles say how big a run is: ``ci`` fits two CPU cores inside a chapter's time budget (narrow
-widths, subsets, a few epochs, the official schedule compressed to them); ``full`` is the paper's
-setting (width 1, all the data, the official number of epochs), meant for a GPU. They live here,
-in one place, and the notebooks only name them.
+How big a run is (its *profile*: ``ci``, ``lab``, ``full``) is the training side's business and
+lives in :mod:`aibnb.train.profiles`; ``aibnb.runs.PROFILES`` and ``aibnb.runs.profile`` still name it.
 """
 
 from __future__ import annotations
@@ -32,75 +30,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-# ---------------------------------------------------------------------------------------------
-# Profiles
+_MOVED = {"PROFILES", "Profile", "profile", "current_profile"}
 
 
-@dataclass(frozen=True)
-class Profile:
-    """How large a run is. ``None`` means "the model's official recipe decides"."""
+def __getattr__(name: str) -> Any:
+    """The profile names that used to live here, from :mod:`aibnb.train.profiles`."""
+    if name in _MOVED:
+        from aibnb.train import profiles
 
-    name: str
-    description: str
-    width: dict[str, float]
-    model_options: dict[str, dict[str, Any]]
-    epochs: int | None
-    train_subset: int | None
-    val_subset: int | None
-    test_subset: int | None
-    batch_size: int | None = None
-    eval_samples: int = 4
-    # per backbone family: optimiser settings that replace the official recipe's (e.g. a schedule
-    # that suits a two-epoch run); the book states every such departure where it shows results
-    optimisation: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-PROFILES: dict[str, Profile] = {
-    "ci": Profile(
-        name="ci",
-        description=(
-            "two CPU cores inside a chapter's time budget: widths 1/16 (VGG) and 1/20 with depth 10 "
-            "(WRN), 6,000 training images, 2 epochs at batch 64 with a cosine decay of the learning "
-            "rate (the official 200-epoch step schedules do not fit two epochs) from 0.02 for VGG and "
-            "from the official 0.1 for WRN"
-        ),
-        width={"vgg": 0.0625, "wrn": 0.05, "cub": 0.0625},
-        model_options={"wrn": {"depth": 10}},
-        epochs=2,
-        train_subset=6000,
-        val_subset=500,
-        test_subset=2000,
-        batch_size=64,
-        optimisation={
-            "vgg": {"schedule": "cosine", "lr": 0.02, "warmup_epochs": 0.0},
-            # WRN keeps the official 0.1: at 0.02 the narrow WRN reached only 24 % test accuracy in
-            # two epochs (76.6 % error, seed 0), at 0.1 it reaches 60 % (40.0 % error)
-            "wrn": {"schedule": "cosine", "lr": 0.1, "warmup_epochs": 0.0},
-        },
-    ),
-    "full": Profile(
-        name="full",
-        description="the paper's settings: width 1, all the data, the official epochs and schedule (a GPU)",
-        width={"vgg": 1.0, "wrn": 1.0, "cub": 1.0},
-        model_options={},
-        epochs=None,
-        train_subset=None,
-        val_subset=None,
-        test_subset=None,
-    ),
-}
-
-
-def profile(name: str) -> Profile:
-    """The profile called ``name`` (``"ci"`` or ``"full"``)."""
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
-    return PROFILES[name]
-
-
-def current_profile(default: str = "ci") -> str:
-    """The profile a notebook runs at: ``$AIBNB_PROFILE`` if set (papermill sets the parameter)."""
-    return os.environ.get("AIBNB_PROFILE", default)
+        return getattr(profiles, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,15 +93,32 @@ def write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict]) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
+class DamagedFileError(ValueError):
+    """A stored file that exists but cannot be parsed; the message names the file."""
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
-    return json.loads(Path(path).read_text())
+    """Parse the JSON file ``path``; a damaged file is a :class:`DamagedFileError` naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DamagedFileError(
+            f"{path} is damaged ({err}); it is left in place: move it away to recompute it"
+        ) from err
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict]:
+    """One dict per line of ``path`` (``[]`` when it does not exist); a damaged line names the file."""
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DamagedFileError(
+            f"{path} is damaged ({err}); it is left in place: move it away to recompute it"
+        ) from err
 
 
 def _json_safe(obj: Any) -> Any:

@@ -1,7 +1,7 @@
 """The one typed configuration of a training run, its validation and its resolution.
 
 A :class:`TrainConfig` may leave fields as ``None``: :func:`resolve` fills them from the profile
-(``ci`` / ``full``, :mod:`aibnb.runs`) and from the model's official recipe
+(``ci`` / ``lab`` / ``full``, :mod:`aibnb.train.profiles`) and from the model's official recipe
 (:attr:`aibnb.models.ModelSpec.recipe`), in that order, and validates everything up front so that a
 bad value fails before any data is loaded. The resolved configuration is what is hashed, stored and
 cached.
@@ -15,6 +15,7 @@ from typing import Any
 
 from aibnb import runs
 from aibnb.quantize import ANCHOR_LR_MODES
+from aibnb.train import profiles
 from aibnb.vib import LOSS_UNITS
 
 SCHEDULES = ("vgg", "wrn", "cosine", "exponential", "constant")
@@ -131,7 +132,7 @@ def validate(config: TrainConfig) -> None:
         raise _err("model", f"unknown model {config.model!r}; valid models: {', '.join(models.available())}")
     if config.dataset not in data.available():
         raise _err("dataset", f"unknown dataset {config.dataset!r}; valid: {', '.join(data.available())}")
-    runs.profile(config.profile)
+    profiles.profile(config.profile)
     _nonneg_float("beta", config.beta)
     if config.num_anchors is not None:
         _positive_int("num_anchors", config.num_anchors)
@@ -203,7 +204,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
 
     validate(config)
     spec = models.spec(config.model)
-    prof = runs.profile(config.profile)
+    prof = profiles.profile(config.profile)
     recipe = spec.recipe
     options = {**prof.model_options.get(spec.family, {}), **config.model_options}
     options = {k: v for k, v in options.items() if k in spec.options}
@@ -221,7 +222,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         config,
         beta=pick(config.beta, recipe.get("beta")) if has_vib else 0.0,
         num_anchors=pick(config.num_anchors, None) if is_qt else None,
-        latent_dim=pick(config.latent_dim, None) if has_vib else None,
+        latent_dim=pick(config.latent_dim, prof.latent_dim.get(spec.family)) if has_vib else None,
         width=pick(config.width, prof.width.get(spec.family), 1.0),
         model_options=dict(sorted(options.items())),
         train_subset=pick(config.train_subset, prof.train_subset),
@@ -238,7 +239,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         anchor_lr=pick(config.anchor_lr, recipe["anchor_lr"]) if is_qt else None,
         anchor_lr_ratio=pick(config.anchor_lr_ratio, recipe["anchor_lr_ratio"]) if is_qt else None,
         info_factor=pick(config.info_factor, recipe["info_factor"]) if has_vib else None,
-        loss_units=pick(config.loss_units, recipe["loss_units"]),
+        loss_units=pick(config.loss_units, prof.loss_units, recipe["loss_units"]),
         codebook_weight=config.codebook_weight if is_qt else 0.0,
         commitment_weight=config.commitment_weight if is_qt else 0.0,
         eval_samples=pick(config.eval_samples, prof.eval_samples) if has_vib else 1,

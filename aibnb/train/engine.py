@@ -32,12 +32,18 @@ from torch import Tensor, nn
 from aibnb import runs
 from aibnb.models import build_model, count_parameters, spec
 from aibnb.quantize import param_groups
+from aibnb.train import profiles
 from aibnb.train.config import TrainConfig, model_kwargs, resolve
 from aibnb.train.schedule import lr_factor
 from aibnb.vib import LossParts, aib_loss
 
 PART_NAMES = LossParts.NAMES
 SUBSET_SEED = 0  # every run of a profile sees the same stratified subsets, whatever its seed
+# The version of what training computes, stored in every run's provenance. A stored evidence tier
+# (``book/results/lab``) holds runs of one version only, and its queue refuses to mix versions.
+# Bump it when a change alters any number a run produces; a refactor that keeps every number
+# bit-identical (checked by re-running a stored run's first epoch) keeps it.
+TRAINING_CODE_VERSION = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,11 +245,12 @@ def evaluate(
 ) -> dict[str, Any]:
     """Loss parts, accuracy and attention statistics on ``loader`` (eval mode: 4 x 4 samples).
 
-    With ``collect`` also the predictions and targets (for the confusion matrix).
+    With ``collect`` also the per-image predictions, targets and the probability given to the
+    true class (for the confusion matrix and the per-image paired tests of the book).
     """
     model.eval()
     sums = MetricSums(device)
-    preds, targets = [], []
+    preds, targets, p_true = [], [], []
     for batch in loader:
         x, y = batch[0], batch[1]
         with autocast(device, amp):
@@ -252,11 +259,14 @@ def evaluate(
         if collect:
             preds.append(out.logits.argmax(dim=1).cpu())
             targets.append(y.cpu())
+            probs = torch.softmax(out.logits.float(), dim=1)
+            p_true.append(probs.gather(1, y[:, None]).squeeze(1).cpu())
     result: dict[str, Any] = sums.result(prefix)
     result[f"{prefix}_error"] = 100.0 * (1.0 - result[f"{prefix}_acc"])
     if collect:
         result["predictions"] = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
         result["targets"] = torch.cat(targets) if targets else torch.zeros(0, dtype=torch.long)
+        result["p_true"] = torch.cat(p_true) if p_true else torch.zeros(0)
     return result
 
 
@@ -280,7 +290,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as err:
         reason = (str(err).strip().splitlines() or [""])[0][:160]
-        raise RuntimeError(
+        raise runs.DamagedFileError(
             f"checkpoint {path} could not be read ({type(err).__name__}: {reason}). It is left in place. "
             f"To restart this run from scratch, move it away (e.g. `mv {path} {path}.bad`); to keep "
             "the results, restore it from a copy."
@@ -331,7 +341,8 @@ def prepare(
     """
     cfg = resolve(_as_config(config, overrides))
     device = select_device(cfg.device)
-    threads = (cfg.num_threads or torch.get_num_threads()) if device.type == "cpu" else None
+    fixed = profiles.profile(cfg.profile).num_threads
+    threads = (cfg.num_threads or fixed or torch.get_num_threads()) if device.type == "cpu" else None
     cfg = replace(
         cfg,
         num_threads=threads,
@@ -639,10 +650,10 @@ def _finish(
     model.load_state_dict(state["model"])
     test = evaluate(model, test_loader, cfg, device, amp=cfg.amp, prefix="test", collect=True)
     num_classes = test_data.num_classes
+    targets, predictions, p_true = test.pop("targets"), test.pop("predictions"), test.pop("p_true")
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
-    confusion.index_put_(
-        (test.pop("targets"), test.pop("predictions")), torch.ones(()).long(), accumulate=True
-    )
+    confusion.index_put_((targets, predictions), torch.ones(()).long(), accumulate=True)
+    _save_predictions(out, targets, predictions, p_true)
     quantizer = getattr(getattr(model, "attention", None), "quantizer", None)
     final = {
         "model": cfg.model,
@@ -666,8 +677,31 @@ def _finish(
     _save_attention(out, model, test_data, cfg, device)
     runs.write_json(
         out / "provenance.json",
-        runs.provenance(profile=cfg.profile, seed=cfg.seed, device=device, wall_time_s=wall_time),
+        runs.provenance(
+            profile=cfg.profile,
+            seed=cfg.seed,
+            device=device,
+            wall_time_s=wall_time,
+            extra={"training_code": TRAINING_CODE_VERSION},
+        ),
     )
+
+
+def _save_predictions(out: Path, targets: Tensor, predictions: Tensor, p_true: Tensor) -> None:
+    """``predictions.npz``: per test image (in test-set order) the label, the prediction of the
+    best-validation weights and the probability they give the true class, so that two models
+    tested on the same images can be compared image by image (McNemar, paired bootstrap)."""
+    arrays = {
+        "targets": targets.numpy().astype(np.int16),
+        "predictions": predictions.numpy().astype(np.int16),
+        "p_true": p_true.numpy().astype(np.float32),
+    }
+    runs.write_atomic(out / "predictions.npz", lambda tmp: _savez(tmp, arrays))
+
+
+def _savez(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
 
 
 @torch.no_grad()
@@ -699,11 +733,7 @@ def _save_attention(
         if value is not None:
             arrays[key] = value.float().cpu().numpy().astype(np.float16)
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-    runs.write_atomic(out / "attention.npz", write)
+    runs.write_atomic(out / "attention.npz", lambda tmp: _savez(tmp, arrays))
 
 
 def summarize(record: runs.RunRecord) -> str:

@@ -148,7 +148,7 @@ def test_out_dir_of_another_run_is_never_overwritten(tmp_path):
 def test_corrupt_checkpoint_is_a_clear_error_and_is_kept(tmp_path):
     path = tmp_path / "last.pt"
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(RuntimeError, match=r"could not be read.*left in place"):
+    with pytest.raises(runs.DamagedFileError, match=r"could not be read.*left in place"):
         load_checkpoint(path)
     assert path.read_bytes() == b"not a checkpoint"
 

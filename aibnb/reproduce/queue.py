@@ -1,0 +1,416 @@
+"""The resumable queue that trains a stored evidence tier and stores its run records.
+
+A tier (``lab`` on a CPU, ``full`` on a GPU) is a list of planned runs (:mod:`aibnb.reproduce.plan`)
+trained once and stored under ``book/results/<profile>/runs/<run>/`` as small files: the config,
+the metrics per epoch, the final numbers, the per-image test predictions, a few attention maps,
+chapter 5's scores and the provenance; never the checkpoints, which stay in the run cache
+(``$AIBNB_RUNS``) so that an interrupted run resumes there.
+
+The queue is meant to advance in the background over several working sessions:
+
+* **workers** walk the plan in priority order and train the first run that is neither stored nor
+  taken; ``--jobs N`` starts N single-thread worker processes (two single-thread processes deliver
+  about 1.3 times one two-thread process on two cores);
+* **a lock per run** (an OS file lock in the run cache, released when its process dies) makes sure
+  that two workers, or two invocations of the queue, never train the same run;
+* **a time limit** stops each worker cleanly between epochs; the run resumes bit-identically from
+  its last checkpoint the next time;
+* **one tier, one training code**: a stored tier holds runs of one
+  :data:`~aibnb.train.engine.TRAINING_CODE_VERSION` and one CPU thread count, and the queue refuses
+  to add a run that differs (:class:`TierMismatchError`);
+* every finished run is **exported** at once (written into a temporary folder, then renamed), and
+  ``index.json`` lists the stored runs.
+
+On a GPU machine, ``--out DIR`` also packs every stored run of the tier into ``DIR/results.tar.gz``
+after each run (what comes back from a lent machine), and :func:`unpack` brings such an archive
+home. ``tools/run_queue.py`` is the command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aibnb import runs
+from aibnb.reproduce.plan import PlannedRun, plan
+
+__all__ = [
+    "KEEP",
+    "TierMismatchError",
+    "build_index",
+    "export_run",
+    "pack",
+    "planned_status",
+    "run_lock",
+    "store_dir",
+    "unpack",
+    "work",
+]
+
+KEEP = (
+    "config.json",
+    "metrics.jsonl",
+    "final.json",
+    "provenance.json",
+    "attention.npz",
+    "predictions.npz",
+    "scores.json",
+)
+# rough seconds per epoch, to decide whether the next run can finish before a deadline (the queue
+# measures the real times as it goes): a width-1 epoch on an H100 and a lab epoch on one CPU thread
+EST_EPOCH_S = {"full": {"vgg": 11.0, "wrn": 34.0}, "lab": {"vgg": 40.0}, "ci": {"vgg": 5.0}}
+# test images scored per run for chapter 5 (None = the run's whole test set)
+SCORE_IMAGES = {"ci": 200, "lab": 2000, "full": None}
+
+
+class TierMismatchError(RuntimeError):
+    """A run that would mix training-code versions or thread counts inside one stored tier."""
+
+
+def store_dir(profile: str, base: str | os.PathLike[str] | None = None) -> Path:
+    """Where the tier ``profile`` is stored: ``book/results/<profile>`` (or ``base``)."""
+    return Path(base) if base is not None else runs.results_dir(profile)
+
+
+def stored_runs(store: Path) -> list[Path]:
+    """The stored run folders of a tier (those with a ``final.json``), sorted by name."""
+    return [f.parent for f in sorted((store / "runs").glob("*/final.json"))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Locks
+
+
+@contextlib.contextmanager
+def run_lock(name: str, root: Path | None = None) -> Iterator[bool]:
+    """Try to take the lock of run ``name``; yields whether this process holds it.
+
+    An OS file lock (``flock``) on ``<runs root>/.locks/<name>.lock``: it is released when the
+    holder exits or is killed, so a dead worker never leaves a run blocked.
+    """
+    folder = (root or runs.runs_root()) / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / f"{name}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def is_locked(name: str, root: Path | None = None) -> bool:
+    """Whether some process holds the lock of run ``name`` now."""
+    with run_lock(name, root) as mine:
+        return not mine
+
+
+# ---------------------------------------------------------------------------------------------
+# The tier's identity
+
+
+def tier_identity(record: runs.RunRecord) -> tuple[Any, Any]:
+    """(training-code version, CPU thread count) of a run: what one tier never mixes."""
+    return (record.provenance or {}).get("training_code"), record.config.get("num_threads")
+
+
+def check_tier(store: Path, identity: tuple[Any, Any], what: str) -> None:
+    """Refuse ``what`` when the stored tier holds runs of another identity."""
+    for run_dir in stored_runs(store):
+        stored = tier_identity(runs.RunRecord.load(run_dir))
+        if stored != identity:
+            raise TierMismatchError(
+                f"{store} holds runs of training code version {stored[0]} with {stored[1]} CPU "
+                f"thread(s) (e.g. {run_dir.name}); {what} has version {identity[0]} with "
+                f"{identity[1]} thread(s). One tier holds one version and one thread count: re-run "
+                "the tier, or restore the training code it was made with."
+            )
+
+
+def current_identity(profile: str, extra: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """The identity a run of ``profile`` made now by this code would have."""
+    from aibnb.train.engine import TRAINING_CODE_VERSION, prepare
+
+    cfg, _ = prepare(model="vgg", profile=profile, **(extra or {}))
+    return TRAINING_CODE_VERSION, cfg.num_threads
+
+
+# ---------------------------------------------------------------------------------------------
+# Export and index
+
+
+def export_run(run_dir: Path, store: Path) -> Path:
+    """Copy a finished run's small files into ``store/runs/<name>/`` (never its checkpoints).
+
+    Written into a temporary folder and renamed, so the store never holds half a run; a run that
+    is stored already is left as it is (stored results are never overwritten).
+    """
+    target = store / "runs" / run_dir.name
+    if (target / "final.json").exists():
+        return target
+    if not (run_dir / "final.json").exists():
+        raise ValueError(f"{run_dir} has not finished (no final.json); nothing to export")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{run_dir.name}."))
+    try:
+        for name in KEEP:
+            if (run_dir / name).exists():
+                shutil.copy2(run_dir / name, tmp / name)
+        tmp.chmod(0o755)
+        if target.exists():  # an incomplete folder from an older export: keep it aside, never delete
+            target.rename(target.with_name(f"{target.name}.incomplete-{int(time.time())}"))
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def index_row(run_dir: Path) -> dict[str, Any]:
+    """One line of ``index.json``: what the chapters look a stored run up by."""
+    rec = runs.RunRecord.load(run_dir)
+    cfg, final, prov = rec.config, rec.final or {}, rec.provenance or {}
+    return {
+        "run": run_dir.name,
+        "model": cfg["model"],
+        "dataset": cfg["dataset"],
+        "seed": cfg["seed"],
+        "epochs": cfg["epochs"],
+        "beta": cfg.get("beta"),
+        "num_anchors": final.get("num_anchors"),
+        "latent_dim": cfg.get("latent_dim"),
+        "loss_units": cfg.get("loss_units"),
+        "test_error": final.get("test_error"),
+        "best_epoch": final.get("best_epoch"),
+        "device": prov.get("device"),
+        "training_code": prov.get("training_code"),
+        "commit": prov.get("commit"),
+        "created": prov.get("created"),
+        "wall_time_s": prov.get("wall_time_s"),
+        "has_scores": (run_dir / "scores.json").exists(),
+        "has_predictions": (run_dir / "predictions.npz").exists(),
+    }
+
+
+def build_index(store: Path, profile: str) -> dict[str, Any]:
+    """Rewrite ``store/index.json`` from the stored runs (under a lock: workers share it)."""
+    from aibnb.train.profiles import profile as get_profile
+
+    with _store_lock(store):
+        index = {
+            "profile": profile,
+            "description": get_profile(profile).description,
+            "runs": [index_row(d) for d in stored_runs(store)],
+        }
+        runs.write_json(store / "index.json", index)
+    return index
+
+
+@contextlib.contextmanager
+def _store_lock(store: Path) -> Iterator[None]:
+    store.mkdir(parents=True, exist_ok=True)
+    fd = os.open(store / ".index.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def pack(store: Path, archive: Path) -> int:
+    """Every stored run of ``store`` as one ``.tar.gz`` (written atomically); returns the count."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    dirs = stored_runs(store)
+
+    def write(tmp: Path) -> None:
+        with tarfile.open(tmp, "w:gz") as tar:
+            for run_dir in dirs:
+                for name in KEEP:
+                    if (run_dir / name).exists():
+                        tar.add(run_dir / name, arcname=f"{run_dir.name}/{name}")
+
+    runs.write_atomic(archive, write)
+    return len(dirs)
+
+
+def unpack(archive: Path, store: Path) -> list[str]:
+    """Store the run records of an archive made by :func:`pack` (e.g. on a GPU machine)."""
+    with tarfile.open(archive, "r:gz") as tar:
+        members = tar.getmembers()
+        for member in members:
+            parts = Path(member.name).parts
+            if len(parts) != 2 or parts[1] not in KEEP or not member.isfile() or parts[0] in ("..", "."):
+                raise ValueError(f"{archive}: unexpected member {member.name!r} (not a run record file)")
+        with tempfile.TemporaryDirectory() as tmp:
+            for member in members:
+                parts = Path(member.name).parts
+                (Path(tmp) / parts[0]).mkdir(exist_ok=True)
+                (Path(tmp) / parts[0] / parts[1]).write_bytes(tar.extractfile(member).read())
+            names = sorted(d.name for d in Path(tmp).iterdir() if (d / "final.json").exists())
+            for name in names:
+                export_run(Path(tmp) / name, store)
+    return names
+
+
+# ---------------------------------------------------------------------------------------------
+# Status
+
+
+@dataclass
+class RunState:
+    """Where one planned run stands."""
+
+    planned: PlannedRun
+    name: str
+    state: str  # "stored" | "finished" | "running" | "resumable" | "pending"
+    epochs_done: int
+    epochs: int
+
+
+def planned_status(
+    profile: str, store: Path, groups: Sequence[str] | None = None, extra: dict[str, Any] | None = None
+) -> list[RunState]:
+    """Every planned run of ``profile`` with its state (stored, running, resumable, pending)."""
+    from aibnb.train.engine import prepare, run_dir_for
+
+    out = []
+    for run in plan(profile, groups):
+        cfg, _ = prepare(**run.kwargs(profile, extra))
+        path = run_dir_for(cfg)
+        done = len(runs.read_jsonl(path / "metrics.jsonl")) if path.exists() else 0
+        if (store / "runs" / path.name / "final.json").exists():
+            state, done = "stored", cfg.epochs
+        elif is_locked(path.name):
+            state = "running"
+        elif (path / "final.json").exists():
+            state = "finished"
+        elif (path / "last.pt").exists():
+            state = "resumable"
+        else:
+            state = "pending"
+        out.append(RunState(run, path.name, state, done, cfg.epochs))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers
+
+
+def _score(record: runs.RunRecord, profile: str, device: str) -> dict[str, Any] | None:
+    """Chapter 5's scores of a finished run, where its checkpoint is (None for maps-free models on
+    an ordinary dataset, which chapter 5 does not score)."""
+    from aibnb.data.cluttered import CLUTTERED
+    from aibnb.interpret import map_kind, score_record
+
+    if map_kind(record.config["model"]) is None and record.config["dataset"] not in CLUTTERED:
+        return None
+    return score_record(record, device=device, num_images=SCORE_IMAGES.get(profile))
+
+
+def work(
+    profile: str,
+    *,
+    deadline: float,
+    store: Path,
+    groups: Sequence[str] | None = None,
+    extra: dict[str, Any] | None = None,
+    partial: bool = False,
+    device: str = "auto",
+    out: Path | None = None,
+    log: Any = print,
+) -> int:
+    """Train, score and store planned runs of ``profile`` until none is left or time is up.
+
+    Returns the number of runs this worker stored. A run whose estimated time does not fit before
+    ``deadline`` is skipped unless ``partial`` (then it is started and stops cleanly between epochs,
+    to resume next time). ``out``: also pack the stored tier into ``out/results.tar.gz``.
+    """
+    from aibnb.models import spec
+    from aibnb.train import fit
+    from aibnb.train.engine import prepare, run_dir_for
+
+    identity = current_identity(profile, extra)
+    check_tier(store, identity, "this code")
+    per_epoch = dict(EST_EPOCH_S.get(profile, {}))
+    stored = 0
+    for run in plan(profile, groups):
+        kwargs = run.kwargs(profile, {"device": device, **(extra or {})})
+        cfg, _ = prepare(**kwargs)
+        path = run_dir_for(cfg)
+        if (store / "runs" / path.name / "final.json").exists():
+            continue
+        family = spec(run.model).family
+        left_epochs = cfg.epochs - len(runs.read_jsonl(path / "metrics.jsonl"))
+        estimate = per_epoch.get(family, 30.0) * max(left_epochs, 1) + 20.0
+        need = estimate if not partial else per_epoch.get(family, 30.0) * 1.5
+        if time.time() + need > deadline:
+            continue
+        with run_lock(path.name) as mine:
+            if not mine:
+                continue
+            if (store / "runs" / path.name / "final.json").exists():
+                continue
+            log(f"start {run.label} ({path.name})")
+            record = fit(**kwargs, deadline=deadline)
+            if record.metrics:
+                per_epoch[family] = max(m["epoch_time_s"] for m in record.metrics)
+            if not record.finished:
+                log(f"stopped (time limit): {run.label} after {len(record.metrics)}/{cfg.epochs} epochs")
+                break
+            if not (record.path / "scores.json").exists():
+                scores = _score(record, profile, device)
+                if scores is not None:
+                    runs.write_json(record.path / "scores.json", scores)
+            check_tier(store, tier_identity(record), record.name)
+            export_run(record.path, store)
+            build_index(store, profile)
+            stored += 1
+            log(
+                f"stored {run.label}: test error {record.final['test_error']:.2f} % "
+                f"({record.final['wall_time_s'] / 60:.1f} min)"
+            )
+            if out is not None:
+                pack(store, out / "results.tar.gz")
+    return stored
+
+
+def spawn_workers(jobs: int, argv: list[str], log_dir: Path | None = None) -> int:
+    """Start ``jobs`` single-thread worker processes running ``argv`` and wait for them all.
+
+    Each worker has ``OMP_NUM_THREADS=1`` (the tier's thread count is also fixed by its profile).
+    Returns the number of workers that failed.
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    procs = []
+    for i in range(jobs):
+        out = None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(log_dir / f"worker-{i}.log", "a")  # noqa: SIM115 - closed below
+        procs.append((subprocess.Popen([sys.executable, *argv], env=env, stdout=out, stderr=out), out))
+        time.sleep(2.0)  # let the first worker take its lock before the next one looks
+    failed = 0
+    for proc, out in procs:
+        failed += proc.wait() != 0
+        if out is not None:
+            out.close()
+    return failed
