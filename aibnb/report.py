@@ -38,7 +38,7 @@ Stored format of the full-profile Table 1 runs: ``book/results/full/table1_<data
                "epochs": 200, "beta": 0.01, "num_anchors": null,
                "device": "cuda (NVIDIA H100 ...)", "commit": "...", "created": "..."}, ...]}
 
-``book/results/full/index.json`` (``tools/full_runs.py export``) holds rows of the same shape,
+``book/results/full/index.json`` (``tools/run_queue.py export --profile full``) holds rows of the same shape,
 for every dataset and setting; :func:`load_full_runs` reads it when no ``table1_<dataset>.json``
 exists and keeps the rows at the models' default settings (Table 1's).
 """

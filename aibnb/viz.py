@@ -303,3 +303,38 @@ def fixed_colorbar(
     if label:
         cbar.set_label(label)
     return cbar
+
+
+#: one colour per verdict of :mod:`aibnb.reproduce.stats`, used by every claims figure of the book
+VERDICT_COLOURS = {"held": "C2", "reversed": "C3", "equivalent at this scale": "C0", "undecided": "0.45"}
+
+
+def claims_forest(ax: Axes, results: Any, labels: list[str], *, margin: float, xlabel: str) -> None:
+    """Each decided claim as its mean advantage with the 95 % interval, coloured by its verdict.
+
+    ``results``: :class:`aibnb.reproduce.stats.ClaimResult` objects (top to bottom); ``labels``: one
+    row label each; ``margin``: the smallest effect of interest, drawn as a grey band around 0.
+    """
+    results = list(results)
+    if len(labels) != len(results):
+        raise ValueError(
+            f"claims_forest: {len(results)} results but {len(labels)} labels; give one label each"
+        )
+    ax.axvspan(-margin, margin, color="0.9", label=f"± {margin:g} (smallest effect of interest)")
+    ax.axvline(0, color="0.3", lw=0.8)
+    n = len(results)
+    for k, r in enumerate(results):
+        y = n - 1 - k
+        lo = r.ci_low if math.isfinite(r.ci_low) else r.advantage
+        hi = r.ci_high if math.isfinite(r.ci_high) else r.advantage
+        colour = VERDICT_COLOURS[r.verdict]
+        ax.errorbar(r.advantage, y, xerr=[[r.advantage - lo], [hi - r.advantage]], fmt="o", color=colour,
+                    capsize=3)
+        ax.annotate(r.verdict, (1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=9,
+                    color=colour)
+    ax.set_yticks(range(n), labels[::-1], fontsize=9)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.tick_params(axis="x", labelsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")

@@ -69,8 +69,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     deadline = time.time() + args.time_limit
     if args.jobs > 1:
-        argv = [str(Path(__file__).resolve()), "run", "--jobs", "1", "--profile", args.profile,
-                "--time-limit", str(args.time_limit), "--device", args.device, "--store", str(_store(args))]
+        argv = [
+            str(Path(__file__).resolve()),
+            "run",
+            "--jobs",
+            "1",
+            "--profile",
+            args.profile,
+            "--time-limit",
+            str(args.time_limit),
+            "--device",
+            args.device,
+            "--store",
+            str(_store(args)),
+        ]
         for g in args.group or ():
             argv += ["--group", g]
         for k, v in args.override:
@@ -85,8 +97,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     try:
         stored = queue.work(
-            args.profile, deadline=deadline, store=_store(args), groups=args.group, extra=_extra(args),
-            partial=args.partial, device=args.device, out=Path(args.out) if args.out else None,
+            args.profile,
+            deadline=deadline,
+            store=_store(args),
+            groups=args.group,
+            extra=_extra(args),
+            partial=args.partial,
+            device=args.device,
+            out=Path(args.out) if args.out else None,
             log=lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True),
         )
     except (queue.TierMismatchError, ValueError) as err:
@@ -127,23 +145,40 @@ def build_parser() -> argparse.ArgumentParser:
     }
     parsers = {name: sub.add_parser(name, help=text) for name, text in helps.items()}
     for p in parsers.values():
-        p.add_argument("--profile", default="lab", choices=("lab", "full", "ci"),
-                       help="the tier (default lab; ci is a small dry run of the lab plan)")
+        p.add_argument(
+            "--profile",
+            default="lab",
+            choices=("lab", "full", "ci"),
+            help="the tier (default lab; ci is a small dry run of the lab plan)",
+        )
         p.add_argument("--store", default=None, help="default: book/results/<profile>")
     for name in ("plan", "status", "run"):
         p = parsers[name]
         p.add_argument("--group", action="append", default=None, choices=GROUPS, help="repeatable")
-        p.add_argument("--epochs", type=int, default=None,
-                       help=f"epochs per run (default: the profile's; full: {FULL_EPOCHS})")
-        p.add_argument("--override", action="append", type=parse_option, default=[], metavar="KEY=VALUE",
-                       help="a TrainConfig field set for every run (dry runs: --override train_subset=256)")
+        p.add_argument(
+            "--epochs",
+            type=int,
+            default=None,
+            help=f"epochs per run (default: the profile's; full: {FULL_EPOCHS})",
+        )
+        p.add_argument(
+            "--override",
+            action="append",
+            type=parse_option,
+            default=[],
+            metavar="KEY=VALUE",
+            help="a TrainConfig field set for every run (dry runs: --override train_subset=256)",
+        )
     r = parsers["run"]
     r.add_argument("--time-limit", type=float, required=True, help="seconds this command may take")
     r.add_argument("--jobs", type=int, default=1, help="single-thread worker processes (2 on two cores)")
     r.add_argument("--device", default="auto")
     r.add_argument("--out", default=None, help="also pack the stored tier into OUT/results.tar.gz")
-    r.add_argument("--partial", action="store_true",
-                   help="start a run even when it cannot finish in time (it resumes next time)")
+    r.add_argument(
+        "--partial",
+        action="store_true",
+        help="start a run even when it cannot finish in time (it resumes next time)",
+    )
     r.add_argument("--log-dir", default=None, help="with --jobs > 1: one log file per worker here")
     parsers["export"].add_argument("archive", nargs="?", help="a results.tar.gz (omit to only re-index)")
     return parser

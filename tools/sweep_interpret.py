@@ -21,9 +21,9 @@ official evaluation (every test image of the profile, 4 x 4 samples), writing
 in the format of :mod:`aibnb.interpret.evaluation` (meant for ``--profile full`` on a GPU: the
 chapter draws that file when it exists).
 
-``collect`` builds the same file from the ``scores.json`` that ``tools/full_runs.py run`` computes
+``collect`` builds the same file from the ``scores.json`` that ``tools/run_queue.py run`` computes
 beside each full-profile run on the GPU machine (``aibnb.interpret.score_record``), once
-``tools/full_runs.py export`` has unpacked them into ``book/results/<profile>/runs/``.
+``tools/run_queue.py`` has stored them into ``book/results/<profile>/runs/``.
 
 Usage::
 
@@ -132,7 +132,10 @@ def collect(args: argparse.Namespace) -> int:
     root = runs.results_dir(args.profile) / "runs"
     files = sorted(root.glob("*/scores.json"))
     if not files:
-        print(f"no scores.json under {root}; export full-profile runs first (tools/full_runs.py export)")
+        print(
+            f"no scores.json under {root}; store full-profile runs first "
+            "(tools/run_queue.py export --profile full ARCHIVE)"
+        )
         return 1
     scores = [runs.read_json(f) for f in files]
     written = 0

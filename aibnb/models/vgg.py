@@ -8,9 +8,10 @@ convolution with kernel ``image_size / 32``. No max-pool follows blocks 1-2.
 * ``vgg``: that network with a linear classifier on the dense output (LTPA without attention).
 * ``vgg_gap``: VGG with a global-average-pooling head after Zhou et al. (2016): blocks 1-5, a
   3x3 convolution to 1024 channels, GAP and a linear layer (no dense layers).
-* ``vgg_att2`` / ``vgg_att3``: LTPA (Jetley et al., 2018), "attention after pooling", concatenated
-  outputs with parametrised compatibility and softmax-normalised maps, at the outputs of blocks
-  4-5 (att2) or 3-5 (att3, with a 256->512 projector for block 3).
+* ``vgg_att2`` / ``vgg_att3``: LTPA (Jetley et al., 2018) in its "attention before pooling"
+  variant with concatenated outputs and parametrised compatibility (VGG-att-concat-pc): the maps
+  are computed on the outputs of blocks 4-5 (att2) or 3-5 (att3, with a 256->512 projector for
+  block 3) *before* each block's max-pool, softmax-normalised over space.
 * ``vgg_dvib``: the VIB head of Alemi et al. (2017) on the AIB backbone without the attention module
   (the ablation "effectiveness of attention module"; the DVIB baseline code was not released, so
   this is our reading).

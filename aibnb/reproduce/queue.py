@@ -222,7 +222,31 @@ def build_index(store: Path, profile: str) -> dict[str, Any]:
             "runs": [index_row(d) for d in stored_runs(store)],
         }
         runs.write_json(store / "index.json", index)
+        write_claims(store, profile)
     return index
+
+
+def write_claims(store: Path, profile: str) -> Path:
+    """``store/claims_table1.json``: Table 1's claims decided on the stored runs, with provenance.
+
+    Rewritten with the index after every stored run, so the verdicts on disk always match the runs.
+    """
+    from aibnb.reproduce.claims import TABLE1_CLAIMS
+    from aibnb.reproduce.evidence import Tier
+
+    tier = Tier.load(profile, store)
+    results = tier.claims(TABLE1_CLAIMS)
+    path = store / "claims_table1.json"
+    runs.save_result(
+        path,
+        {
+            "dataset": "fashion_mnist",
+            "runs": sorted(r.name for r in tier.records),
+            "claims": [r.to_dict() for r in results],
+        },
+        stamp=runs.provenance(profile=profile, seed=None, device="cpu"),
+    )
+    return path
 
 
 @contextlib.contextmanager

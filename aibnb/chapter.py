@@ -1,0 +1,72 @@
+"""What every chapter notebook needs besides its science: glue, parameters, figure captions.
+
+Kept here (and not copied into the notebooks) so that a chapter holds its derivation, its
+measurements and its narrative, and nothing a second chapter would define again:
+
+* :func:`glue_value` / :func:`glue_text`: numbers and phrases quoted in the prose, glued from the
+  run (myst-nb); a numpy scalar is stored as a Python number so that ``{glue:text}`x:.2f``` works;
+* :func:`as_list`: a list parameter, also when papermill's ``-p`` passed it as text;
+* :func:`provenance_note`: the "profile, seeds" phrase a numbered figure's caption ends with;
+* :func:`glue_figure`: a figure stored for a ``{glue:figure}`` directive (a numbered, captioned
+  figure) and closed, so that it is not drawn a second time in the cell's output.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["as_list", "glue_figure", "glue_text", "glue_value", "provenance_note", "seeds_phrase"]
+
+
+def glue_value(name: str, value: Any) -> None:
+    """Glue a number quoted in the prose (numpy scalars become Python numbers, which format)."""
+    from myst_nb import glue
+
+    glue(name, value.item() if hasattr(value, "item") else value, display=False)
+
+
+def glue_text(name: str, text: Any) -> None:
+    """Glue a phrase (Markdown) quoted in the prose with ``{glue:md}``."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(str(text)), display=False)
+
+
+def glue_figure(name: str, fig: Any) -> None:
+    """Store ``fig`` for ``{glue:figure} name`` (numbered and captioned in the text) and close it."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list parameter, also when papermill's ``-p`` passed it as text (``"[0, 1]"``, ``"vgg,vgg_aib"``)."""
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+    return [value] if isinstance(value, (str, int)) else list(value)
+
+
+def seeds_phrase(seeds: Iterable[int]) -> str:
+    """``"seed 0"``, ``"seeds 0-4"`` (consecutive) or ``"seeds 0, 2, 5"``."""
+    s = sorted({int(x) for x in seeds})
+    if not s:
+        return "no seeds"
+    if len(s) == 1:
+        return f"seed {s[0]}"
+    if s == list(range(s[0], s[-1] + 1)):
+        return f"seeds {s[0]}–{s[-1]}"
+    return "seeds " + ", ".join(str(x) for x in s)
+
+
+def provenance_note(profile: str, seeds: Iterable[int] | None = None, extra: str = "") -> str:
+    """The end of a figure caption: ``"Profile lab, seeds 0–4."`` (plus ``extra``)."""
+    note = f"Profile `{profile}`" + (f", {seeds_phrase(seeds)}" if seeds is not None else "")
+    return note + (f", {extra}" if extra else "") + "."

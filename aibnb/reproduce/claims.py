@@ -1,0 +1,140 @@
+"""The paper's comparative claims about Table 1, decided on a stored tier, as tables for the page.
+
+:data:`TABLE1_CLAIMS` lists each claim as ``(text, a, b)`` = "model ``a`` has a lower test error
+than model ``b``" (the paper's §4.1-4.3), with two the table implies but the text omits
+(VGG-aib below VGG-GAP; WRN-aib below WRN-ABN, decided only where WRN runs exist).
+:func:`claims_frame` lays decided claims (:class:`aibnb.reproduce.stats.ClaimResult`) out with
+readable headers and units; :func:`verdict_counts` and :func:`verdict_sentence` give the numbers
+and the sentence the prose quotes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from aibnb.reproduce.stats import VERDICTS, ClaimResult
+
+__all__ = [
+    "TABLE1_CLAIMS",
+    "TABLE2_CLAIMS",
+    "claims_frame",
+    "consistency_excess",
+    "verdict_counts",
+    "verdict_sentence",
+]
+
+TABLE1_CLAIMS: tuple[tuple[str, str, str], ...] = (
+    ("AIB lowers the error of its backbone", "vgg_aib", "vgg"),
+    ("AIB lowers the error of its backbone", "wrn_aib", "wrn"),
+    ("quantisation lowers it further", "vgg_aib_qt", "vgg_aib"),
+    ("quantisation lowers it further", "wrn_aib_qt", "wrn_aib"),
+    ("AIB beats the information-bottleneck representation", "vgg_aib", "vgg_dvib"),
+    ("AIB beats the attention baselines", "vgg_aib", "vgg_att2"),
+    ("AIB beats the attention baselines", "vgg_aib", "vgg_att3"),
+    ("AIB beats the attention baselines", "vgg_aib", "vgg_gap"),
+    ("AIB beats the attention baselines", "wrn_aib", "wrn_abn"),
+)
+
+
+#: The paper's claims about Table 2 (§4.4): "a has more consistent maps than b". Decided on the
+#: excess of the consistency score over the unrelated-pairs control (:func:`consistency_excess`).
+TABLE2_CLAIMS: tuple[tuple[str, str, str], ...] = (
+    ("AIB maps are more consistent than LTPA maps", "vgg_aib", "vgg_att3"),
+    ("quantised maps are at least as consistent", "vgg_aib_qt", "vgg_aib"),
+    ("AIB maps are more consistent than ABN maps", "wrn_aib", "wrn_abn"),
+    ("quantised maps are at least as consistent", "wrn_aib_qt", "wrn_aib"),
+)
+
+
+def consistency_excess(scores: dict, *, tau: float = 0.9, normalize: str = "none") -> float | None:
+    """From one run's stored chapter-5 scores (``scores.json``): the Table 2 score at ``tau``,
+    averaged over the modifications, minus the score that pairs of *unrelated* images get (the
+    control). A map that is no more stable than two arbitrary maps scores 0 or less.
+    """
+    part = scores.get("table2")
+    if not part:
+        return None
+    rows = [
+        r for r in part["rows"] if r["tau"] == tau and r["normalize"] == normalize and r["score"] is not None
+    ]
+    control = [r["score"] for r in part.get("control", []) if r["tau"] == tau and r["normalize"] == normalize]
+    if not rows or not control:
+        return None
+    return sum(r["score"] for r in rows) / len(rows) - control[0]
+
+
+def _points(value: float | None, digits: int = 2, sign: bool = False) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "no per-image data"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def claims_frame(
+    results: Sequence[ClaimResult],
+    names: dict[str, str] | None = None,
+    *,
+    measure: str = "error (%)",
+    relation: str = "below",
+) -> pd.DataFrame:
+    """One row per decided claim, every number formatted with its unit, indexed by the comparison.
+
+    ``measure`` names the compared quantity (``"error (%)"``, ``"score excess (points)"``);
+    ``relation`` joins the two models in the row label ("below" for errors, "above" for scores).
+    """
+    names = names or {}
+    rows = []
+    for r in results:
+        a, b = names.get(r.a, r.a), names.get(r.b, r.b)
+        rows.append(
+            {
+                "comparison": f"{a} {relation} {b}",
+                "claim": r.claim,
+                "seeds": r.n,
+                f"{measure} A": _points(r.mean_a),
+                f"{measure} B": _points(r.mean_b),
+                "advantage of A (points, 95 % CI)": f"{_points(r.advantage, sign=True)} "
+                f"[{_points(r.ci_low, sign=True)}, {_points(r.ci_high, sign=True)}]",
+                "p over seeds (Holm)": _p(r.p_seeds_holm),
+                "images only A / only B got right": "–"
+                if r.only_a_right is None
+                else f"{r.only_a_right:,} / {r.only_b_right:,}",
+                "p per image (Holm)": _p(r.p_images_holm),
+                "detectable at 80 % power (points)": _points(r.detectable),
+                "verdict": r.verdict,
+            }
+        )
+    return pd.DataFrame(rows).set_index("comparison")
+
+
+def verdict_counts(results: Sequence[ClaimResult]) -> dict[str, int]:
+    """How many claims got each verdict (every verdict present, zero included)."""
+    return {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+
+
+def verdict_sentence(
+    results: Sequence[ClaimResult], names: dict[str, str] | None = None, *, relation: str = "below"
+) -> str:
+    """A Markdown sentence per verdict that occurs: which comparisons got it, with their intervals."""
+    names = names or {}
+    parts = []
+    for v in VERDICTS:
+        chosen = [r for r in results if r.verdict == v]
+        if not chosen:
+            continue
+        items = ", ".join(
+            f"{names.get(r.a, r.a)} {relation} {names.get(r.b, r.b)} "
+            f"({_points(r.advantage, sign=True)} points, 95 % CI [{_points(r.ci_low, sign=True)}, "
+            f"{_points(r.ci_high, sign=True)}])"
+            for r in chosen
+        )
+        parts.append(f"**{v}**: {items}")
+    return "; ".join(parts) + "." if parts else "No claim has runs of both of its models yet."

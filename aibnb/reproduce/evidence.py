@@ -1,0 +1,173 @@
+"""A stored evidence tier read back: run records, errors by model and seed, per-image outcomes.
+
+The queue (:mod:`aibnb.reproduce.queue`) stores each finished run of a tier under
+``book/results/<profile>/runs/<run>/``; :class:`Tier` reads them (``Tier.load("lab")``) and answers
+what the chapters ask: the errors of a model over seeds at given settings, the per-image outcomes
+of a run on the shared test set, the stored chapter-5 scores, and the claims of a table decided
+with :mod:`aibnb.reproduce.stats`. Everything here only reads; nothing trains.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aibnb import runs
+from aibnb.reproduce import stats
+
+__all__ = ["Tier", "plateau"]
+
+
+def plateau(record: runs.RunRecord, *, flat_points: float = stats.SMALLEST_EFFECT) -> tuple[bool, str]:
+    """Whether a run trained to a plateau, and why.
+
+    Yes when its best validation epoch came before the last one, or when its validation accuracy
+    moved by at most ``flat_points`` points over the last fifth of its epochs (at least two).
+    """
+    acc = [100.0 * a for a in record.series("val_acc") if a is not None]
+    epochs = len(acc)
+    best = int((record.final or {}).get("best_epoch") or 0)
+    if epochs == 0:
+        return False, "no epochs recorded"
+    if best < epochs:
+        return True, f"best validation epoch {best} of {epochs}"
+    tail = acc[-max(2, math.ceil(epochs / 5)) :]
+    spread = max(tail) - min(tail)
+    if spread <= flat_points:
+        return True, f"validation accuracy within {spread:.2f} points over the last {len(tail)} epochs"
+    return False, f"still rising: {spread:.2f} points over the last {len(tail)} epochs"
+
+
+@dataclass
+class Tier:
+    """The stored runs of one profile (``lab`` or ``full``)."""
+
+    profile: str
+    path: Path
+    records: list[runs.RunRecord] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, profile: str, base: str | os.PathLike[str] | None = None) -> Tier:
+        """Read ``book/results/<profile>/runs/*`` (an empty tier when nothing is stored yet)."""
+        path = Path(base) if base is not None else runs.results_dir(profile)
+        records = [runs.RunRecord.load(f.parent) for f in sorted((path / "runs").glob("*/final.json"))]
+        return cls(profile, path, records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def select(
+        self, model: str, dataset: str = "fashion_mnist", **settings: Any
+    ) -> dict[int, runs.RunRecord]:
+        """``{seed: record}`` of ``model`` on ``dataset`` whose config has every ``settings`` value.
+
+        Without ``beta`` or ``num_anchors``, the model's defaults are meant (the official beta,
+        the default K), so that the runs of the beta and K sweeps are not mixed into Table 1.
+        """
+        from aibnb.models import spec
+
+        found = [r for r in self.records if r.config["model"] == model and r.config["dataset"] == dataset]
+        if "beta" not in settings and found:
+            kind = spec(model).kind
+            settings["beta"] = spec(model).recipe.get("beta") if kind in ("vib", "aib", "aib_qt") else 0.0
+        default_k = "num_anchors" not in settings
+        out: dict[int, runs.RunRecord] = {}
+        for r in found:
+            if default_k and r.config.get("num_anchors") is not None:
+                continue
+            if all(_setting(r, k) == v for k, v in settings.items()):
+                out[int(r.config["seed"])] = r
+        return out
+
+    def values(
+        self, model: str, dataset: str = "fashion_mnist", key: str = "test_error", **settings: Any
+    ) -> dict[int, float]:
+        """``{seed: final[key]}`` of the selected runs."""
+        return {s: float(r.final[key]) for s, r in self.select(model, dataset, **settings).items()}
+
+    def errors_frame(self) -> pd.DataFrame:
+        """One row per stored run: model, dataset, seed, the swept settings, errors, best epoch."""
+        rows = []
+        for r in self.records:
+            cfg, final = r.config, r.final or {}
+            rows.append(
+                {
+                    "model": cfg["model"],
+                    "dataset": cfg["dataset"],
+                    "seed": cfg["seed"],
+                    "beta": cfg.get("beta"),
+                    "num_anchors": _setting(r, "num_anchors"),
+                    "epochs": cfg["epochs"],
+                    "test_error": final.get("test_error"),
+                    "best_epoch": final.get("best_epoch"),
+                    "plateau": plateau(r)[0],
+                    "run": r.name,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def correct(self, record: runs.RunRecord) -> np.ndarray | None:
+        """Per test image, whether the run's stored prediction is right (None if not stored)."""
+        f = record.path / "predictions.npz"
+        if not f.exists():
+            return None
+        with np.load(f) as z:
+            return z["predictions"] == z["targets"]
+
+    def scores(self, model: str, dataset: str, **settings: Any) -> dict[int, dict[str, Any]]:
+        """``{seed: scores.json}`` of the selected runs that have chapter 5's scores."""
+        out = {}
+        for seed, r in self.select(model, dataset, **settings).items():
+            f = r.path / "scores.json"
+            if f.exists():
+                out[seed] = runs.read_json(f)
+        return out
+
+    def claims(
+        self,
+        claims: Sequence[tuple[str, str, str]],
+        dataset: str = "fashion_mnist",
+        *,
+        margin: float = stats.SMALLEST_EFFECT,
+    ) -> list[stats.ClaimResult]:
+        """Decide claims ``(text, a, b)`` = "a has a lower test error than b" on this tier.
+
+        Pairs by seed, with the per-image McNemar test on the stored predictions; Holm's
+        correction runs over the claims that have runs of both models (the others are left out).
+        """
+        results = []
+        for text, a, b in claims:
+            ra, rb = self.select(a, dataset), self.select(b, dataset)
+            if not (set(ra) & set(rb)):
+                continue
+            results.append(
+                stats.paired_claim(
+                    text,
+                    a,
+                    b,
+                    {s: float(r.final["test_error"]) for s, r in ra.items()},
+                    {s: float(r.final["test_error"]) for s, r in rb.items()},
+                    correct_a=_outcomes(self, ra),
+                    correct_b=_outcomes(self, rb),
+                    margin=margin,
+                )
+            )
+        return stats.decide(results)
+
+
+def _outcomes(tier: Tier, records: dict[int, runs.RunRecord]) -> dict[int, np.ndarray] | None:
+    out = {s: tier.correct(r) for s, r in records.items()}
+    return {s: c for s, c in out.items() if c is not None} or None
+
+
+def _setting(record: runs.RunRecord, key: str) -> Any:
+    if key == "num_anchors":
+        return (record.final or {}).get("num_anchors")
+    return record.config.get(key)

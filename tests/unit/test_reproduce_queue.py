@@ -1,0 +1,218 @@
+"""The evidence queue: plans, a lock per run, tier identity, atomic export, packing, a dry run."""
+
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aibnb import runs
+from aibnb.reproduce import queue
+from aibnb.reproduce.evidence import Tier
+from aibnb.reproduce.plan import plan
+
+REPO = Path(__file__).resolve().parents[2]
+TOOL = [sys.executable, str(REPO / "tools" / "run_queue.py")]
+SMALL = [
+    "--override",
+    "train_subset=256",
+    "--override",
+    "val_subset=64",
+    "--override",
+    "test_subset=64",
+    "--override",
+    "num_threads=1",
+    "--override",
+    "save_attention=2",
+    "--epochs",
+    "1",
+]
+
+
+def test_lab_plan_holds_the_issue_s_runs_in_priority_order():
+    lab = plan("lab")
+    table1 = [r for r in lab if r.group == "table1"]
+    for model, seeds in (
+        ("vgg", 5),
+        ("vgg_aib", 5),
+        ("vgg_aib_qt", 5),
+        ("vgg_dvib", 5),
+        ("vgg_gap", 3),
+        ("vgg_att2", 3),
+        ("vgg_att3", 3),
+    ):
+        assert sorted(r.seed for r in table1 if r.model == model) == list(range(seeds)), model
+    assert len({r.overrides["beta"] for r in lab if r.group == "beta"}) + 1 >= 5  # + the table1 beta
+    assert len({r.overrides["num_anchors"] for r in lab if r.group == "k"}) + 1 >= 4
+    assert {r.model for r in lab if r.group == "cluttered"} == {"vgg", "vgg_aib", "vgg_aib_qt", "vgg_att3"}
+    assert lab.index(next(r for r in lab if r.group == "beta")) > lab.index(table1[-1])
+    assert not any(r.model.startswith("wrn") for r in lab)
+    with pytest.raises(ValueError, match="unknown group"):
+        plan("lab", ["tabel1"])
+    with pytest.raises(ValueError, match="no stored tier"):
+        plan("nope")
+
+
+def test_a_run_lock_is_exclusive_and_released(tmp_path):
+    with queue.run_lock("r1", tmp_path) as first:
+        assert first
+        with queue.run_lock("r1", tmp_path) as second:
+            assert not second  # another holder (another open file): refused
+        assert queue.is_locked("r1", tmp_path)
+        with queue.run_lock("r2", tmp_path) as other:
+            assert other
+    assert not queue.is_locked("r1", tmp_path)
+
+
+def _fake_run(folder: Path, *, model="vgg", seed=0, error=10.0, code=1, threads=1, beta=0.0, correct=None):
+    folder.mkdir(parents=True)
+    config = {
+        "model": model,
+        "dataset": "fashion_mnist",
+        "seed": seed,
+        "epochs": 12,
+        "beta": beta,
+        "num_anchors": None,
+        "num_threads": threads,
+        "profile": "lab",
+    }
+    runs.write_json(folder / "config.json", {"hash": folder.name, "config": config, "model": {}})
+    runs.write_json(folder / "final.json", {"test_error": error, "best_epoch": 9, "num_anchors": None})
+    runs.write_json(folder / "provenance.json", {"training_code": code, "device": "cpu (1 threads)"})
+    (folder / "metrics.jsonl").write_text("")
+    (folder / "last.pt").write_bytes(b"checkpoint")
+    if correct is not None:
+        np.savez(
+            folder / "predictions.npz",
+            targets=np.zeros(len(correct), np.int16),
+            predictions=np.where(correct, 0, 1).astype(np.int16),
+        )
+    return folder
+
+
+def test_export_copies_the_small_files_only_and_never_overwrites(tmp_path):
+    src = _fake_run(tmp_path / "cache" / "vgg-fm-1")
+    store = tmp_path / "store"
+    target = queue.export_run(src, store)
+    assert sorted(p.name for p in target.iterdir()) == [
+        "config.json",
+        "final.json",
+        "metrics.jsonl",
+        "provenance.json",
+    ]
+    runs.write_json(src / "final.json", {"test_error": 99.0})
+    queue.export_run(src, store)
+    assert runs.read_json(target / "final.json")["test_error"] == 10.0  # stored results are kept
+    index = queue.build_index(store, "lab")
+    assert [r["run"] for r in index["runs"]] == ["vgg-fm-1"] and index["runs"][0]["training_code"] == 1
+
+
+def test_a_tier_refuses_another_training_code_or_thread_count(tmp_path):
+    store = tmp_path / "store"
+    queue.export_run(_fake_run(tmp_path / "c" / "a"), store)
+    queue.check_tier(store, (1, 1), "this code")
+    with pytest.raises(queue.TierMismatchError, match="version 1 with 1 CPU thread"):
+        queue.check_tier(store, (2, 1), "this code")
+    with pytest.raises(queue.TierMismatchError, match="one thread count"):
+        queue.check_tier(store, (1, 2), "this code")
+
+
+def test_pack_and_unpack_round_trip_and_foreign_archives_are_refused(tmp_path):
+    store = tmp_path / "store"
+    queue.export_run(_fake_run(tmp_path / "c" / "a"), store)
+    archive = tmp_path / "out" / "results.tar.gz"
+    assert queue.pack(store, archive) == 1
+    with tarfile.open(archive) as tar:
+        assert not any(n.endswith(".pt") for n in tar.getnames())
+    assert queue.unpack(archive, tmp_path / "home") == ["a"]
+    evil = tmp_path / "evil.txt"
+    evil.write_text("x")
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(bad, "w:gz") as tar:
+        tar.add(evil, arcname="../../evil.txt")
+    with pytest.raises(ValueError, match="unexpected member"):
+        queue.unpack(bad, tmp_path / "home")
+
+
+def test_tier_pairs_seeds_and_decides_claims_with_per_image_outcomes(tmp_path):
+    store = tmp_path / "lab"
+    rng = np.random.default_rng(0)
+    for seed in range(5):
+        base = rng.random(2000) < 0.9
+        better = base | (rng.random(2000) < 0.3)  # about 3 points better
+        _fake_run(store / "runs" / f"vgg-{seed}", seed=seed, error=100 * (1 - base.mean()), correct=base)
+        _fake_run(
+            store / "runs" / f"aib-{seed}",
+            model="vgg_aib",
+            seed=seed,
+            beta=0.01,
+            error=100 * (1 - better.mean()),
+            correct=better,
+        )
+    _fake_run(store / "runs" / "aib-beta", model="vgg_aib", seed=0, beta=1.0, error=50.0)
+    tier = Tier.load("lab", store)
+    assert len(tier) == 11 and sorted(tier.values("vgg_aib")) == [0, 1, 2, 3, 4]  # the sweep run is apart
+    assert list(tier.values("vgg_aib", beta=1.0)) == [0]
+    (result,) = tier.claims([("AIB lowers the error of its backbone", "vgg_aib", "vgg")])
+    assert result.verdict == "held" and result.only_b_right == 0 and result.only_a_right > 0
+
+
+def test_run_queue_cli_rejects_bad_jobs():
+    done = subprocess.run(
+        [*TOOL, "run", "--time-limit", "1", "--jobs", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert done.returncode == 2 and "--jobs must be at least 1" in done.stderr
+
+
+@pytest.mark.slow
+def test_two_workers_store_every_run_once_then_find_nothing_left(tmp_path):
+    if not (REPO / "data" / "FashionMNIST" / "raw").exists():
+        pytest.skip("Fashion-MNIST is not in ./data (run `make data`)")
+    env = {"AIBNB_RUNS": str(tmp_path / "runs"), "AIBNB_DATA": str(REPO / "data"), "PATH": "/usr/bin:/bin"}
+    store = tmp_path / "store"
+    cmd = [
+        *TOOL,
+        "run",
+        "--profile",
+        "ci",
+        "--group",
+        "k",
+        "--time-limit",
+        "600",
+        "--store",
+        str(store),
+        *SMALL,
+    ]
+    done = subprocess.run(
+        [*cmd, "--jobs", "2", "--log-dir", str(tmp_path / "logs")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    logs = "".join(p.read_text() for p in sorted((tmp_path / "logs").glob("*.log")))
+    started = [line.split("(")[-1] for line in logs.splitlines() if " start " in line]
+    assert len(started) == 12 and len(set(started)) == 12  # no run trained twice
+    index = json.loads((store / "index.json").read_text())
+    assert sorted({r["num_anchors"] for r in index["runs"]}) == [2, 5, 10, 50]
+    assert all(r["has_scores"] and r["has_predictions"] for r in index["runs"])
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
+    assert "0 runs stored by this worker" in again.stdout
+    status = subprocess.run(
+        [*TOOL, "status", "--profile", "ci", "--group", "k", "--store", str(store), *SMALL],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env=env,
+    )
+    assert "12 stored of 12 planned" in status.stdout

@@ -1,0 +1,91 @@
+"""Paired statistics and verdicts: intervals, McNemar, Holm, power, equivalence."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from aibnb.reproduce import stats
+
+
+def test_paired_interval_is_the_t_interval_of_the_differences():
+    d = [0.4, 1.1, 0.7, 0.9, 0.2]
+    mean, lo, hi = stats.paired_interval(d)
+    ref = sps.t.interval(0.95, len(d) - 1, loc=np.mean(d), scale=sps.sem(d))
+    assert mean == pytest.approx(np.mean(d)) and (lo, hi) == pytest.approx(ref)
+    assert stats.paired_interval([1.0])[1:] == (-math.inf, math.inf)
+    with pytest.raises(ValueError, match="diffs must be"):
+        stats.paired_interval([1.0, float("nan")])
+
+
+def test_paired_t_p_matches_scipy():
+    a, b = np.array([10.2, 9.8, 10.5, 10.1]), np.array([10.9, 10.0, 11.2, 10.4])
+    assert stats.paired_t_p(b - a) == pytest.approx(sps.ttest_rel(b, a).pvalue)
+
+
+def test_mcnemar_counts_discordant_images_over_seeds():
+    a = np.array([[1, 1, 0, 1], [1, 0, 1, 1]], dtype=bool)
+    b = np.array([[1, 0, 0, 0], [1, 0, 0, 1]], dtype=bool)
+    only_a, only_b, p = stats.mcnemar(a, b)
+    assert (only_a, only_b) == (3, 0) and p == pytest.approx(0.25)  # 2 * 0.5**3
+    assert stats.mcnemar(a, a)[2] == 1.0
+    with pytest.raises(ValueError, match="paired"):
+        stats.mcnemar(a, b[:, :3])
+
+
+def test_holm_adjusts_step_down_and_keeps_nan():
+    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    out = stats.holm([0.02, float("nan"), 0.5])
+    assert out[0] == pytest.approx(0.04) and math.isnan(out[1]) and out[2] == pytest.approx(0.5)
+
+
+def test_detectable_difference_has_the_stated_power():
+    """Simulated paired t-tests at the returned difference reject about 80 % of the time."""
+    n, sd = 5, 1.3
+    delta = stats.detectable_difference(sd, n)
+    rng = np.random.default_rng(0)
+    d = rng.normal(delta, sd, size=(20000, n))
+    p = sps.ttest_1samp(d, 0.0, axis=1).pvalue
+    assert np.mean(p < 0.05) == pytest.approx(0.8, abs=0.015)
+    # large n: the normal approximation (z_0.975 + z_0.8) sd / sqrt(n)
+    assert stats.detectable_difference(1.0, 1000) == pytest.approx(2.8016 / math.sqrt(1000), rel=0.01)
+    assert stats.detectable_difference(1.0, 1) == math.inf
+
+
+def test_tost_is_the_90_percent_interval_inside_the_margin():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        d = rng.normal(rng.uniform(-0.6, 0.6), rng.uniform(0.05, 0.5), size=5)
+        _, lo, hi = stats.paired_interval(d, level=0.90)
+        assert (stats.tost(d, 0.5) < 0.05) == (lo > -0.5 and hi < 0.5)
+    with pytest.raises(ValueError, match="margin"):
+        stats.tost([0.1, 0.2], 0.0)
+
+
+def test_verdicts_cover_the_four_outcomes():
+    assert stats.verdict(1.0, 0.01, 0.001, 0.9) == "held"
+    assert stats.verdict(-1.0, 0.01, 0.001, 0.9) == "reversed"
+    assert stats.verdict(1.0, 0.01, 0.2, 0.9) == "undecided"  # the images do not confirm it
+    assert stats.verdict(0.05, 0.6, 0.5, 0.01) == "equivalent at this scale"
+    assert stats.verdict(0.05, 0.001, 0.001, 0.01) == "equivalent at this scale"  # significant but tiny
+    assert stats.verdict(0.3, 0.2, None, 0.3) == "undecided"
+    assert set(stats.VERDICTS) == {"held", "reversed", "equivalent at this scale", "undecided"}
+
+
+def test_paired_claim_orients_the_advantage_and_decide_applies_holm():
+    err_a = {0: 9.0, 1: 9.2, 2: 8.9, 3: 9.1, 4: 9.0}
+    err_b = {0: 10.0, 1: 10.1, 2: 10.0, 3: 10.2, 4: 9.9, 5: 3.0}  # seed 5 has no partner: ignored
+    r = stats.paired_claim("a beats b", "a", "b", err_a, err_b)
+    assert r.n == 5 and r.advantage == pytest.approx(1.0) and r.ci_low > 0
+    noise = {0: 0.05, 1: -0.04, 2: 0.02, 3: 0.0, 4: -0.03}
+    same = stats.paired_claim("a ties c", "a", "c", err_a, {s: v + noise[s] for s, v in err_a.items()})
+    out = stats.decide([r, same])
+    assert [x.verdict for x in out] == ["held", "equivalent at this scale"]
+    assert out[0].p_seeds_holm >= out[0].p_seeds
+    scores = stats.paired_claim(
+        "higher score", "a", "b", {0: 80, 1: 82}, {0: 70, 1: 71}, lower_is_better=False
+    )
+    assert scores.advantage == pytest.approx(10.5)
+    with pytest.raises(ValueError, match="share no seed"):
+        stats.paired_claim("x", "a", "b", {0: 1.0}, {1: 2.0})
