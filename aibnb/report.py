@@ -458,12 +458,12 @@ def shifted_error(
     random state is restored afterwards), so the same call gives the same error.
     """
     from aibnb import data
-    from aibnb.train import TrainConfig, evaluate
+    from aibnb.train import TrainConfig, evaluate, load_model
 
     cfg = TrainConfig.from_dict(record.config)
     dev = torch.device(device)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        model = record.load_model(device=device)  # building the model draws initial weights too
+        model = load_model(record, device=device)  # building the model draws initial weights too
         loader = data.DeviceLoader(test_set, batch_size, device=device, train=False)
         torch.manual_seed(seed)
         result = evaluate(model, loader, cfg, dev, prefix="shift")

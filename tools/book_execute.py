@@ -40,6 +40,8 @@ from typing import Any
 
 from book_toc import EXECUTED, PROFILES, ROOT, TIMINGS, Chapter, chapters, find_chapter
 
+from aibnb.provenance import git_commit
+
 #: Tag of the note cell that says how the page was run (inserted after the parameters cell).
 RUN_NOTE_TAG = "aibnb-run-note"
 #: At the ci profile a run that has certainly failed its budget is killed, after
@@ -78,22 +80,6 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def git_commit(root: Path = ROOT) -> str:
-    """Short commit hash of ``root``, with ``+dirty`` when tracked files differ; else 'unknown'."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head}+dirty" if dirty else head
 
 
 def kernel_env(profile: str, root: Path = ROOT) -> dict[str, str]:
@@ -332,7 +318,7 @@ def execute_chapter(
         within_budget=(seconds <= budget) if profile == "ci" else None,
         status=STATUS_OK,
         date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        commit=git_commit(chapter.root),
+        commit=git_commit(chapter.root, short=True),
         parameters=parameters,
         kernel_seconds=meta.get("duration"),
         output=str(output.relative_to(chapter.root)),

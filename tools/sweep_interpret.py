@@ -51,7 +51,7 @@ import torch
 
 from aibnb import interpret as I
 from aibnb import runs
-from aibnb.train import fit
+from aibnb.train import fit, load_model
 
 DATASET = "cluttered_fashion"
 SEED = 0
@@ -75,7 +75,7 @@ def settings() -> list[dict[str, Any]]:
 
 def evaluate(record: runs.RunRecord, data: I.EvalData, attention: str) -> dict[str, Any]:
     """Localisation of one run's maps on ``data`` (raw and min-subtracted mass) and its decisions."""
-    model = record.load_model()
+    model = load_model(record)
     exp = I.explain(model, data.images, mean=data.mean, std=data.std, attention=attention, seed=SEED)
     raw = I.localisation_scores(exp.maps, data.masks, mode=exp.upsample_mode)
     shifted = exp.maps - exp.maps.amin(dim=(1, 2, 3), keepdim=True)
@@ -110,7 +110,7 @@ def table2(args: argparse.Namespace) -> int:
             record = fit(model=model_name, dataset="fashion_mnist", profile=args.profile, seed=seed,
                          quiet=True, num_threads=args.threads)
             devices.add((record.provenance or {}).get("device"))
-            model = record.load_model("best", device="cuda" if torch.cuda.is_available() else "cpu")
+            model = load_model(record, "best", device="cuda" if torch.cuda.is_available() else "cpu")
             rows += I.table2_rows(model, data, conditions, taus=taus, attention=attention,
                                   normalize=("none", "minmax"), source=source, seed=0,
                                   labels={"model": model_name, "seed": seed})

@@ -36,7 +36,7 @@ from aibnb.data.datasets import (
     source_objects,
     splits_of,
 )
-from aibnb.data.fetching import fetch
+from aibnb.data.obtain import fetch
 from aibnb.data.loader import DeviceLoader, subset
 from aibnb.data.paths import DatasetNotFoundError, data_root
 from aibnb.data.splits import VAL_SEED, val_size

@@ -60,7 +60,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from aibnb.data.paths import write_atomic
+from aibnb.storage import write_atomic
 
 GENERATOR_VERSION = 1  # bump when the rendering changes, so old caches are not reused
 

@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from aibnb.data.formats import idx_header
-from aibnb.data.paths import DatasetNotFoundError, data_root, root_origin, write_atomic
+from aibnb.data.paths import DatasetNotFoundError, data_root, root_origin
+from aibnb.storage import write_atomic
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
@@ -275,38 +276,3 @@ SENTINELS = {
     "stl10": ["train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin"],
     "cub200": ["images.txt", "image_class_labels.txt", "train_test_split.txt", "bounding_boxes.txt"],
 }
-
-
-def fetch(name: str, root: str | os.PathLike[str] | None = None, *, log: Log = print) -> Path:
-    """Make ``name`` available under the data root (see the module docstring); return its folder.
-
-    Cluttered scenes: their source is fetched, then every split is generated and cached.
-    """
-    from aibnb.data import cluttered, datasets
-
-    datasets.splits_of(name)  # validates the name
-    base = data_root(root)
-    if name == "fashion_mnist":
-        return fetch_fashion_mnist(root, log=log)
-    if name == "digits":
-        import sklearn.datasets
-
-        log("digits: bundled with scikit-learn, nothing to fetch")
-        return Path(sklearn.datasets.__file__).parent / "data"
-    if name in cluttered.CLUTTERED:
-        source = cluttered.CLUTTERED[name].source
-        if source != "digits":
-            fetch(source, root, log=log)
-        for split in ("train", "val", "test"):
-            path = cluttered.cache_path(base, name, split)
-            if path.exists():
-                log(f"{name}: {split} split already cached in {path}")
-            else:
-                datasets.load_tensors(name, split, root)
-                log(f"{name}: generated the {split} split into {path}")
-        return base / "cluttered"
-    folder = base / LAYOUT[name]
-    if all((folder / f).exists() for f in SENTINELS[name]):
-        log(f"{name}: already present in {folder}")
-        return folder
-    return download(name, root, log=log)

@@ -11,8 +11,6 @@ made by hand, by torchvision or by ``python -m aibnb data fetch`` is found alike
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 ENV_VAR = "AIBNB_DATA"
@@ -48,22 +46,3 @@ def root_origin(root: str | os.PathLike[str] | None) -> str:
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset's files are not under the data root; the message says how to get them."""
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write ``path`` through ``write(tmp)`` on a temporary file in the same folder, then rename.
-
-    Readers never see a half-written file, and an interrupted write leaves nothing behind
-    under the final name.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; data files are meant to be shared
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

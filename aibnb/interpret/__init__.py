@@ -21,9 +21,10 @@ Modules:
 Typical use::
 
     from aibnb import interpret as I
+    from aibnb.train import load_model
 
     data = I.load_eval_data("fashion_mnist", 400)
-    model = record.load_model()
+    model = load_model(record)
     result = I.consistency_score(
         model, data.images, lambda x: I.occlude(x, 0.25, generator=0), (0.85, 0.9, 0.95),
         mean=data.mean, std=data.std, attention="mean",

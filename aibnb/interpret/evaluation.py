@@ -336,7 +336,9 @@ def score_record(
 
     cfg = record.config
     model_name, dataset, profile = cfg["model"], cfg["dataset"], cfg["profile"]
-    model = record.load_model("best", device=device)
+    from aibnb.train import load_model
+
+    model = load_model(record, "best", device=device)
     kind = map_kind(model_name)
     data = load_eval_data(dataset, num_images, profile=profile,
                           backbone="wrn" if model_name.startswith("wrn") else "vgg")

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from aibnb import runs
 from aibnb.models import build_model, count_parameters, spec
 from aibnb.quantize import param_groups
+from aibnb.storage import write_npz
 from aibnb.train import profiles
 from aibnb.train.config import TrainConfig, model_kwargs, resolve
 from aibnb.train.schedule import lr_factor
@@ -298,16 +299,17 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
 
 
 def load_model(
-    run_dir: str | os.PathLike[str], which: str = "best", device: str | torch.device = "cpu"
+    run: str | os.PathLike[str] | runs.RunRecord, which: str = "best", device: str | torch.device = "cpu"
 ) -> nn.Module:
     """Rebuild a run's model and load its ``best`` or ``last`` weights (eval mode).
 
-    ``device``: a torch device, or a name as in :func:`select_device` (``"auto"`` included).
+    ``run``: a :class:`~aibnb.runs.RunRecord` or its folder. ``device``: a torch device, or a name
+    as in :func:`select_device` (``"auto"`` included).
     """
     if which not in ("best", "last"):
         raise ValueError(f"load_model: which must be 'best' or 'last', got {which!r}")
     device = select_device(device) if isinstance(device, str) else torch.device(device)
-    run_dir = Path(run_dir)
+    run_dir = Path(run.path if isinstance(run, runs.RunRecord) else run)
     stored = runs.read_json(run_dir / "config.json")
     cfg, info = TrainConfig.from_dict(stored["config"]), stored["model"]
     model = build_model(
@@ -696,12 +698,7 @@ def _save_predictions(out: Path, targets: Tensor, predictions: Tensor, p_true: T
         "predictions": predictions.numpy().astype(np.int16),
         "p_true": p_true.numpy().astype(np.float32),
     }
-    runs.write_atomic(out / "predictions.npz", lambda tmp: _savez(tmp, arrays))
-
-
-def _savez(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
-    with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    write_npz(out / "predictions.npz", arrays)
 
 
 @torch.no_grad()
@@ -733,7 +730,7 @@ def _save_attention(
         if value is not None:
             arrays[key] = value.float().cpu().numpy().astype(np.float16)
 
-    runs.write_atomic(out / "attention.npz", lambda tmp: _savez(tmp, arrays))
+    write_npz(out / "attention.npz", arrays)
 
 
 def summarize(record: runs.RunRecord) -> str:

@@ -12,7 +12,8 @@ import pytest
 
 from aibnb import data
 from aibnb.data import cli, fetching
-from aibnb.data.paths import DatasetNotFoundError, data_root, write_atomic
+from aibnb.data.paths import DatasetNotFoundError, data_root
+from aibnb.storage import write_atomic
 
 # small stand-ins for the four files: same names and format, fewer items
 SMALL = {

@@ -13,6 +13,7 @@ import torch
 
 from aibnb import report, runs
 from aibnb.runs import RunRecord
+from aibnb.train import load_model
 
 TINY = {  # a few seconds on CPU: scikit-learn's bundled digits, width 1/16
     "model": "vgg",
@@ -187,7 +188,7 @@ def test_shifted_error_is_the_error_of_the_best_weights_on_the_shifted_set():
     record = fit(**TINY)
     shifted = report.shifted_test_set("digits", "cluttered_digits", n=64)
     error = report.shifted_error(record, shifted)
-    model = record.load_model()  # vgg is deterministic in eval mode: recompute by hand
+    model = load_model(record)  # vgg is deterministic in eval mode: recompute by hand
     x, y = next(iter(data.DeviceLoader(shifted, 64, train=False)))
     with torch.no_grad():
         by_hand = 100.0 * (model(x).logits.argmax(1) != y).double().mean().item()

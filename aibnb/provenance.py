@@ -1,0 +1,99 @@
+"""Provenance: what made a stored result, where and when (commit, device, versions, wall time).
+
+Every stored result carries :func:`provenance`'s stamp. :func:`device_description` names what
+changes floating-point results (the GPU model, or a CPU's thread count and instruction set), so
+that two results with equal descriptions can be expected to agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["device_description", "git_commit", "provenance"]
+
+
+def git_commit(cwd: str | os.PathLike[str] | None = None, *, short: bool = False) -> str:
+    """The current git commit (with ``-dirty`` when tracked files differ), or ``"unknown"``.
+
+    ``cwd``: a folder of the checkout (default: this library's); ``short``: 12 hex digits.
+    """
+    try:
+        top = Path(cwd) if cwd is not None else Path(__file__).resolve().parent.parent
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12" if short else "--verify", "HEAD"],
+            cwd=top, capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=top,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_description(device: Any) -> str:
+    """A short, machine-neutral description of a torch device: the GPU model, or for a CPU the
+    thread count, the architecture and the vector instruction set torch dispatches its kernels to.
+
+    Two runs with equal descriptions are expected to agree bit for bit (the chapters assert it),
+    so the description names what changes floating-point results: a CPU run with another thread
+    count or on a CPU with another instruction set (AVX2 instead of AVX512) sums in another order.
+    """
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+        isa = f", {capability()}" if capability is not None else ""
+        return f"cpu ({torch.get_num_threads()} threads, {platform.machine()}{isa})"
+    return device.type
+
+
+def provenance(
+    *,
+    profile: str,
+    seed: int | None,
+    device: Any,
+    wall_time_s: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The stamp every stored result carries: what made it, where, when, how long."""
+    import numpy
+    import torch
+    import torchvision
+
+    import aibnb
+
+    stamp = {
+        "commit": git_commit(),
+        "profile": profile,
+        "seed": seed,
+        "device": device_description(device),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "numpy": numpy.__version__,
+            "aibnb": aibnb.__version__,
+        },
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": wall_time_s,
+        "argv": [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv else [],
+    }
+    if extra:
+        stamp.update(extra)
+    return stamp
+
+
