@@ -10,9 +10,10 @@ train the pieces the look-up cannot reach:
   (it is the anchors' only gradient), and
 * the commitment loss ``|| a - sg(q) ||^2`` pulls the attention towards its anchors.
 
-The official code (spec section 3) initialises the anchors at ``linspace(0, 1, K)`` and updates them
-by gradient, not EMA. How fast they move differs by script; :func:`param_groups` reproduces each
-behaviour as an explicit choice (``anchor_lr="base" | "ratio" | "frozen"``).
+The official code (``VGG-backbone-32/sonnet_vqvae_torch.py``; the WRN copy is identical)
+initialises the anchors at ``linspace(0, 1, K)`` and updates them by gradient, not EMA. How fast
+they move differs by script; :func:`param_groups` reproduces each behaviour as an explicit choice
+(``anchor_lr="base" | "ratio" | "frozen"``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ statistics of q(z | x, a) = N(mu, diag(std^2)); ``z`` is drawn with the reparame
 r(z) = N(0, I) upper-bounds I(Z; X, A).
 
 Two places where the official code departs from the textbook are options here, with the official
-behaviour as the default (see the book's chapter 2 and spec section 8):
+behaviour as the default (the book's chapter 2 derives and measures both):
 
 * ``gaussian_kl(..., form="reference")`` evaluates the KL of N(mu, exp(std)) although ``z`` is
   sampled with scale ``std``; ``form="textbook"`` is the correct closed form.

@@ -280,7 +280,7 @@ def _cub_image(record: formats.CUBRecord):
 
 
 class CUBDataset(Dataset):
-    """CUB-200-2011 read lazily from JPEGs with the official transforms (spec §4)."""
+    """CUB-200-2011 read lazily from JPEGs with the official transforms (``CUB-experiments/datasets.py``)."""
 
     def __init__(self, records, classes, transform):
         self.records, self.classes, self.transform = records, classes, transform

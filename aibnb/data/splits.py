@@ -1,6 +1,6 @@
 """Deterministic, stratified splits: the validation set and the small CPU subsets.
 
-The official code picked its checkpoints on the **test** set (spec §8.11). Here model
+The official training scripts keep the checkpoint with the best **test** accuracy. Here model
 selection uses ``"val"``, a part carved out of the training set, so the test set is
 touched once, at the end. The carve-out is
 

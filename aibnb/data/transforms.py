@@ -1,6 +1,7 @@
 """Normalisation statistics and the two implementations of the official augmentation.
 
-**Normalisation** (:func:`normalization`) follows the official code exactly (spec §4):
+**Normalisation** (:func:`normalization`) follows the official code exactly (``VGG-backbone-32/cifar_va.py`` and
+``WRN-backbone-32/cifar_va.py`` of the authors' repository):
 
 ============================== ========================================== ==========================
 dataset                        VGG backbone                               WRN backbone

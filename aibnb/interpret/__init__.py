@@ -2,7 +2,7 @@
 
 The paper (§4.4, Table 2) calls an attention map interpretable when it stays the same under image
 modifications that do not change the model's decision. This package re-implements that test (the
-authors did not release it; spec §5) with every unstated choice explicit, and adds what the
+authors did not release it) with every unstated choice explicit, and adds what the
 paper could not do on CIFAR: scoring the maps against exact object masks on cluttered scenes.
 
 Modules:

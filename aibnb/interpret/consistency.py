@@ -8,7 +8,7 @@ flattened attention maps exceeds ``tau``. The score is
 
     score(tau) = 100 * #{pred equal and cos > tau} / #{pred equal}.
 
-Choices the paper leaves open (spec §5), explicit here:
+Choices the paper leaves open (its §4.4; the authors did not release this evaluation), explicit here:
 
 * **which map** (``attention=``): ``"mean"`` (mu_a of the AIB models), ``"sample"`` (one continuous
   attention sample), ``"quantised"`` (the map that modulated the features of a ``-qt`` model), or a

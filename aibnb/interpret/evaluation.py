@@ -177,7 +177,7 @@ def table2_conditions(
 ) -> list[Condition]:
     """The book's Table 2: colour and patch occlusions at each size, then high- and low-pass.
 
-    The paper's sizes and radii are stripped from its text (spec §5). The defaults: sides of 1/8
+    The paper's sizes and radii could not be recovered from its text (§4.4). The defaults: sides of 1/8
     to 1/2 of the image (4 to 16 px on 32 x 32; the official code's default window is 8 x 8), a
     high-pass that removes the disc of radius 4 around the zero frequency (the default ``r`` of the
     official frequency data set) and a low-pass that keeps the disc of radius 8.

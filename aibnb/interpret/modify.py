@@ -15,11 +15,11 @@ replaced by
   paper), taken at a random position of that image.
 
 The position is uniform over every placement that keeps the square inside the image. The paper's
-region sizes, colour distribution, placement and SVHN resizing are all lost or unstated
-(spec §5); these are our choices.
+region sizes, colour distribution, placement and SVHN resizing are not stated in a form we could
+recover from the paper (§4.4), and the evaluation code was not released; these are our choices.
 
-Frequency modification: the radial mask of Wang et al. (2020), exactly as in their public code and
-spec §5 — per image and channel, ``F = fftshift(fft2(x))``, ``mask = 1`` where the distance of a
+Frequency modification: the radial mask of Wang et al. (2020), exactly as in their public code —
+per image and channel, ``F = fftshift(fft2(x))``, ``mask = 1`` where the distance of a
 frequency index to the centre ``(H // 2, W // 2)`` is ``< radius``; the low-pass image is
 ``real(ifft2(ifftshift(F * mask)))`` and the high-pass image uses ``1 - mask``, so the two add up
 to the original image. The AIB code then min-max rescaled every filtered image and channel to
