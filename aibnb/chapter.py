@@ -8,7 +8,11 @@ measurements and its narrative, and nothing a second chapter would define again:
 * :func:`as_list`: a list parameter, also when papermill's ``-p`` passed it as text;
 * :func:`provenance_note`: the "profile, seeds" phrase a numbered figure's caption ends with;
 * :func:`glue_figure`: a figure stored for a ``{glue:figure}`` directive (a numbered, captioned
-  figure) and closed, so that it is not drawn a second time in the cell's output.
+  figure) and closed, so that it is not drawn a second time in the cell's output;
+* :func:`stamp`: the profile and seeds written in a strip kept free below a figure's axes;
+* :func:`train`: one cached training run of a chapter (``fit`` with the chapter's dataset, profile,
+  seed, and its β / K parameters where the model has them);
+* :func:`device_text`: the device(s) a stored result was computed on.
 """
 
 from __future__ import annotations
@@ -17,14 +21,26 @@ import ast
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["as_list", "glue_figure", "glue_text", "glue_value", "provenance_note", "seeds_phrase"]
+__all__ = [
+    "as_list",
+    "device_text",
+    "glue_figure",
+    "glue_text",
+    "glue_value",
+    "provenance_note",
+    "seeds_phrase",
+    "stamp",
+    "train",
+]
 
 
 def glue_value(name: str, value: Any) -> None:
-    """Glue a number quoted in the prose (numpy scalars become Python numbers, which format)."""
+    """Glue a number quoted in the prose (numpy scalars become Python numbers, which format;
+    ``None`` becomes NaN, so that a format spec such as ``:.2f`` never breaks the build)."""
     from myst_nb import glue
 
-    glue(name, value.item() if hasattr(value, "item") else value, display=False)
+    value = value.item() if hasattr(value, "item") else value
+    glue(name, float("nan") if value is None else value, display=False)
 
 
 def glue_text(name: str, text: Any) -> None:
@@ -70,3 +86,53 @@ def provenance_note(profile: str, seeds: Iterable[int] | None = None, extra: str
     """The end of a figure caption: ``"Profile lab, seeds 0–4."`` (plus ``extra``)."""
     note = f"Profile `{profile}`" + (f", {seeds_phrase(seeds)}" if seeds is not None else "")
     return note + (f", {extra}" if extra else "") + "."
+
+
+def stamp(fig: Any, *, profile: str, seed: Any = None, extra: str = "") -> None:
+    """Write ``profile=… · seed=…`` in a strip reserved below the figure's constrained layout."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    from aibnb import viz
+
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):
+        engine.set(rect=(0, 0.045, 1, 0.955))
+    if isinstance(seed, (list, tuple)):
+        seed = ", ".join(str(s) for s in seed)
+    viz.stamp(fig, profile=profile, seed=seed, extra=extra)
+
+
+def train(
+    model: str,
+    *,
+    dataset: str,
+    profile: str,
+    seed: int,
+    beta: float | None = None,
+    num_anchors: int | None = None,
+    **overrides: Any,
+) -> Any:
+    """One cached training run of a chapter: ``fit`` at the chapter's dataset, profile and seed, with
+    the chapter's β (models with a VIB head) and K (quantised models) unless ``overrides`` set them."""
+    from aibnb.models import spec
+    from aibnb.train import fit
+
+    options: dict[str, Any] = {
+        "dataset": dataset,
+        "profile": profile,
+        "seed": seed,
+        "quiet": True,
+        **overrides,
+    }
+    kind = spec(model).kind
+    if kind in ("vib", "aib", "aib_qt") and beta is not None:
+        options.setdefault("beta", float(beta))
+    if kind == "aib_qt" and num_anchors is not None:
+        options.setdefault("num_anchors", int(num_anchors))
+    return fit(model=model, **options)
+
+
+def device_text(stored: dict) -> str:
+    """The device(s) a stored result was computed on, as text."""
+    devices = stored["provenance"]["device"]
+    return devices if isinstance(devices, str) else " and ".join(devices)

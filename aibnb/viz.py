@@ -338,3 +338,27 @@ def claims_forest(ax: Axes, results: Any, labels: list[str], *, margin: float, x
     ax.tick_params(axis="x", labelsize=9)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
+
+
+def sweep_figure(frame: Any, setting: str, *, official: float, second: str, second_label: str) -> Figure:
+    """A stored sweep in two panels: the test error and ``second`` against ``setting`` (log axis),
+    one grey dot per run, the mean over seeds as a line, the official value marked.
+
+    ``frame``: rows with ``setting``, ``seed``, ``test_error`` and ``second`` (e.g.
+    :meth:`aibnb.reproduce.evidence.Tier.sweep_frame`).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.1), layout="constrained")
+    label = "β" if setting == "beta" else "number of anchors K"
+    for ax, key, ylabel in ((axes[0], "test_error", "test error (%)"), (axes[1], second, second_label)):
+        values = frame.dropna(subset=[key])
+        ax.plot(values[setting], values[key], "o", color="0.55", ms=4, alpha=0.8, label="one run (seed)")
+        mean = values.groupby(setting)[key].mean()
+        ax.plot(mean.index, mean.to_numpy(), "-", color="C0", lw=1.5, label="mean over seeds")
+        ax.axvline(official, color="C3", lw=1, ls="--", label=f"official {official:g}")
+        ax.set_xscale("log")
+        ax.set_xlabel(label, fontsize=9)
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=8)
+    return fig

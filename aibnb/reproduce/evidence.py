@@ -161,6 +161,67 @@ class Tier:
             )
         return stats.decide(results)
 
+    def sweep_frame(self, model: str, setting: str, dataset: str = "fashion_mnist") -> pd.DataFrame:
+        """Every stored run of ``model`` along a swept ``setting`` (``"beta"`` or ``"num_anchors"``):
+        one row per run with the setting's value, the seed, the test error, the KL term and the
+        I(Z;Y) bound (bits, test set), the anchors' perplexity where there is one, and the plateau."""
+        if setting not in ("beta", "num_anchors"):
+            raise ValueError(f"setting must be 'beta' or 'num_anchors', got {setting!r}")
+        rows = []
+        for r in self.records:
+            if r.config["model"] != model or r.config["dataset"] != dataset:
+                continue
+            final = r.final or {}
+            rows.append(
+                {
+                    setting: _setting(r, setting),
+                    "seed": int(r.config["seed"]),
+                    "test_error": final.get("test_error"),
+                    "kl_bits": final.get("test_info_bits"),
+                    "izy_bits": final.get("test_izy_bits"),
+                    "perplexity": final.get("test_perplexity"),
+                    "plateau": plateau(r)[0],
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def setting_claims(
+        self,
+        text: str,
+        model: str,
+        setting: str,
+        official: float,
+        others: Sequence[float],
+        dataset: str = "fashion_mnist",
+    ) -> list[stats.ClaimResult]:
+        """Decide "the official ``setting`` gives a lower test error than each of ``others``".
+
+        The official value is fixed in advance (not the best one found), so the comparison does not
+        select on its own outcome. Paired by seed, McNemar per image, Holm across ``others``.
+        """
+        base = self.select(model, dataset, **({setting: official} if setting == "beta" else {}))
+        results = []
+        for value in others:
+            other = self.select(model, dataset, **{setting: value})
+            if not (set(base) & set(other)):
+                continue
+            results.append(
+                stats.paired_claim(
+                    text,
+                    _label(setting, official),
+                    _label(setting, value),
+                    {s: float(r.final["test_error"]) for s, r in base.items()},
+                    {s: float(r.final["test_error"]) for s, r in other.items()},
+                    correct_a=_outcomes(self, base),
+                    correct_b=_outcomes(self, other),
+                )
+            )
+        return stats.decide(results)
+
+
+def _label(setting: str, value: Any) -> str:
+    return f"{'β' if setting == 'beta' else 'K'} = {value:g}"
+
 
 def _outcomes(tier: Tier, records: dict[int, runs.RunRecord]) -> dict[int, np.ndarray] | None:
     out = {s: tier.correct(r) for s, r in records.items()}

@@ -48,8 +48,9 @@ def test_lab_plan_holds_the_issue_s_runs_in_priority_order():
     assert len({r.overrides["beta"] for r in lab if r.group == "beta"}) + 1 >= 5  # + the table1 beta
     assert len({r.overrides["num_anchors"] for r in lab if r.group == "k"}) + 1 >= 4
     assert {r.model for r in lab if r.group == "cluttered"} == {"vgg", "vgg_aib", "vgg_aib_qt", "vgg_att3"}
-    # seeds 0-2 of Table 1 first, then the first seed of every other group, then the rest
-    assert {r.group for r in lab[:21]} == {"table1"} and {r.seed for r in lab[:21]} == {0, 1, 2}
+    # seeds 0-1 of Table 1 first, then the first seed of the sweeps, seed 2, then the rest
+    assert {r.group for r in lab[:14]} == {"table1"} and {r.seed for r in lab[:14]} == {0, 1}
+    assert {r.group for r in lab[14:22]} == {"beta", "k"} and {r.seed for r in lab[22:29]} == {2}
     first = {g: next(i for i, r in enumerate(lab) if r.group == g) for g in ("beta", "k", "cluttered")}
     assert max(first.values()) < next(i for i, r in enumerate(lab) if r.group == "beta" and r.seed == 1)
     assert not any(r.model.startswith("wrn") for r in lab)
