@@ -56,6 +56,9 @@ def default_mean_net(in_channels: int) -> nn.Sequential:
 class VariationalAttention(nn.Module):
     """Variational spatial attention: mean, std, reparametrised sample, (quantise), modulate.
 
+    The module of the paper's §3.2 and Fig. 2, derived in the book's chapter 2 ("Two
+    reparametrised samples"); its quantiser in chapter 3.
+
     Parameters
     ----------
     in_channels:

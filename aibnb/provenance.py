@@ -90,10 +90,24 @@ def provenance(
         },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": wall_time_s,
-        "argv": [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv else [],
+        "argv": [Path(sys.argv[0]).name, *map(_portable, sys.argv[1:])] if sys.argv else [],
     }
     if extra:
         stamp.update(extra)
     return stamp
 
 
+
+
+def _portable(arg: str) -> str:
+    """A command-line argument without the machine's folders: an absolute path inside the project
+    becomes relative to its root, any other absolute path its last component."""
+    if not arg.startswith("/"):
+        return arg
+    from aibnb.data.paths import project_root
+
+    path = Path(arg)
+    try:
+        return str(path.relative_to(project_root()))
+    except ValueError:
+        return path.name

@@ -56,6 +56,9 @@ class QuantizerOutput:
 class AnchorQuantizer(nn.Module):
     """Nearest-anchor quantisation of scalars with ``num_anchors`` learnable anchor values.
 
+    The paper's Eq. (9)-(10), derived in the book's chapter 3 ("Nearest anchors, a
+    straight-through gradient and two losses").
+
     ``init="linspace"`` spreads the anchors evenly over ``[low, high]`` with both ends included
     (the official default, ``rd_init=False``); ``init="random"`` draws them uniformly from that
     range and sorts them. Input of any shape is quantised element-wise.

@@ -37,7 +37,8 @@ def reparametrize(mu: Tensor, std: Tensor, n: int = 1) -> Tensor:
 
     Returns a tensor of shape ``(n, *mu.shape)``; gradients flow to ``mu`` and ``std``
     (the reparametrisation trick), which is what makes the sampled attention map and the
-    sampled latent trainable by back-propagation.
+    sampled latent trainable by back-propagation. Derived in the book's chapter 2, "Two
+    reparametrised samples".
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"reparametrize: n must be an integer >= 1 (number of samples), got {n!r}")
@@ -49,6 +50,8 @@ def reparametrize(mu: Tensor, std: Tensor, n: int = 1) -> Tensor:
 
 def gaussian_kl(mu: Tensor, std: Tensor, form: str = "reference") -> Tensor:
     """KL(N(mu, s^2 I) || N(0, I)) per sample, summed over the last (latent) axis, in nats.
+
+    Derived in the book's chapter 2, "The Gaussian KL in closed form" (both forms measured there).
 
     ``form="textbook"`` uses ``s = std``:
         KL = sum_k [ -log s_k + (s_k^2 + mu_k^2 - 1) / 2 ].
@@ -174,7 +177,8 @@ def aib_loss(
     aux_weight: float = 1.0,
     units: str = "bits",
 ) -> LossParts:
-    """The AIB training loss, Eq. (10) of the paper as the official code computes it.
+    """The AIB training loss, Eq. (8)/(20) of the paper as the official code computes it
+    (derived in the book's chapter 2, "The loss in bits").
 
     ``total = CE / ln2 + beta * info_factor * KL / ln2 + codebook_weight * L_codebook
     + commitment_weight * L_commit (+ aux_weight * CE_aux / ln2)``.

@@ -349,6 +349,11 @@ def sweep_figure(frame: Any, setting: str, *, official: float, second: str, seco
     """
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.1), layout="constrained")
     label = "β" if setting == "beta" else "number of anchors K"
+    if len(frame) == 0:  # nothing stored yet: say so in the figure rather than fail
+        for ax in axes:
+            ax.text(0.5, 0.5, "no stored run yet", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+        return fig
     for ax, key, ylabel in ((axes[0], "test_error", "test error (%)"), (axes[1], second, second_label)):
         values = frame.dropna(subset=[key])
         ax.plot(values[setting], values[key], "o", color="0.55", ms=4, alpha=0.8, label="one run (seed)")

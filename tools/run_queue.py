@@ -80,9 +80,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             str(args.time_limit),
             "--device",
             args.device,
-            "--store",
-            str(_store(args)),
         ]
+        if args.store:  # the default store is found again by each worker: no machine path in argv
+            argv += ["--store", args.store]
         for g in args.group or ():
             argv += ["--group", g]
         for k, v in args.override:

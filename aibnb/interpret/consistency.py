@@ -331,7 +331,10 @@ def consistency_from_explanations(
     *,
     normalize: str = "none",
 ) -> ConsistencyResult:
-    """The score from two :class:`Explanation` objects of the same images (original, modified)."""
+    """The score from two :class:`Explanation` objects of the same images (original, modified).
+
+    The paper's Table 2 score, defined in the book's chapter 5 ("The protocol, choice by choice").
+    """
     taus = check_taus(tau)
     if original.logits.shape != modified.logits.shape:
         raise ValueError("original and modified explanations must cover the same images")
