@@ -220,3 +220,22 @@ def test_two_workers_store_every_run_once_then_find_nothing_left(tmp_path):
         env=env,
     )
     assert "12 stored of 12 planned" in status.stdout
+
+
+def test_plateau_reads_the_validation_curve(tmp_path):
+    from aibnb.reproduce.evidence import plateau
+
+    def record(accs, best):
+        folder = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        _fake_run(folder)
+        runs.write_jsonl(
+            folder / "metrics.jsonl", [{"epoch": i + 1, "val_acc": a} for i, a in enumerate(accs)]
+        )
+        runs.write_json(folder / "final.json", {"test_error": 10.0, "best_epoch": best})
+        return runs.RunRecord.load(folder)
+
+    assert plateau(record([0.5, 0.8, 0.85, 0.84], best=3)) == (True, "best validation epoch 3 of 4")
+    flat, why = plateau(record([0.5, 0.8, 0.880, 0.881, 0.882], best=5))
+    assert flat and "within 0.10 points over the last 2 epochs" in why
+    rising, why = plateau(record([0.5, 0.6, 0.7, 0.8, 0.9], best=5))
+    assert not rising and "still rising" in why

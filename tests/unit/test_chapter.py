@@ -1,0 +1,61 @@
+"""The chapters' shared helpers: parameters, provenance phrases, figures of claims and sweeps."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from aibnb import chapter, viz
+from aibnb.reproduce import stats
+
+
+def test_as_list_reads_papermill_text():
+    assert chapter.as_list("[0, 1]") == [0, 1]
+    assert chapter.as_list("vgg,vgg_aib") == ["vgg", "vgg_aib"]
+    assert chapter.as_list(3) == [3] and chapter.as_list(("a", "b")) == ["a", "b"]
+
+
+def test_seeds_and_provenance_phrases():
+    assert chapter.seeds_phrase([2, 0, 1]) == "seeds 0–2"
+    assert chapter.seeds_phrase([0]) == "seed 0"
+    assert chapter.seeds_phrase([0, 2, 5]) == "seeds 0, 2, 5"
+    assert chapter.seeds_phrase([]) == "no seeds"
+    assert chapter.provenance_note("lab", [0, 1, 2]) == "Profile `lab`, seeds 0–2."
+    assert chapter.provenance_note("ci", None, "Fashion-MNIST") == "Profile `ci`, Fashion-MNIST."
+
+
+def test_claims_forest_draws_one_row_per_claim_in_its_verdict_colour():
+    results = stats.decide(
+        [
+            stats.paired_claim("a", "x", "y", {0: 9.0, 1: 9.1, 2: 8.9}, {0: 11.0, 1: 11.2, 2: 10.9}),
+            stats.paired_claim("b", "x", "z", {0: 9.0, 1: 9.1, 2: 8.9}, {0: 9.5, 1: 8.6, 2: 9.4}),
+        ]
+    )
+    fig, ax = plt.subplots()
+    viz.claims_forest(ax, results, ["x below y", "x below z"], margin=0.5, xlabel="advantage")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["x below z", "x below y"]  # first claim on top
+    assert {t.get_text() for t in ax.texts} == {r.verdict for r in results}
+    with pytest.raises(ValueError, match="one label each"):
+        viz.claims_forest(ax, results, ["only one"], margin=0.5, xlabel="x")
+    plt.close(fig)
+
+
+def test_sweep_figure_draws_runs_and_means_and_says_when_empty():
+    frame = pd.DataFrame(
+        {
+            "beta": [1e-3, 1e-3, 1e-2, 1e-2],
+            "seed": [0, 1, 0, 1],
+            "test_error": [12.0, 12.4, 11.0, 11.2],
+            "kl_bits": [30.0, 31.0, 9.0, 9.5],
+        }
+    )
+    fig = viz.sweep_figure(frame, "beta", official=0.01, second="kl_bits", second_label="KL (bits)")
+    mean_line = fig.axes[0].lines[1]
+    assert list(mean_line.get_ydata()) == pytest.approx([12.2, 11.1])
+    plt.close(fig)
+    empty = viz.sweep_figure(pd.DataFrame(), "beta", official=0.01, second="kl_bits", second_label="KL")
+    assert "no stored run yet" in empty.axes[0].texts[0].get_text()
+    plt.close(empty)
