@@ -22,7 +22,7 @@ export AIBNB_DATA ?= $(CURDIR)/data
 export AIBNB_RUNS ?= $(CURDIR)/runs
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install data sysdeps vendor execute html book test test-fast run sweep lint constraints clean
+.PHONY: help install data sysdeps vendor execute html book test test-fast run sweep lab lint constraints clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,11 @@ run: install data  ## re-run one chapter: make run CHAPTER=02_vib_loss ARGS="-p 
 sweep: install data  ## recompute the stored β/K sweeps of chapters 2, 3 and 5 at PROFILE
 	$(PY) tools/sweep.py --profile $(PROFILE)
 	$(PY) tools/sweep_interpret.py gallery --profile $(PROFILE)
+
+LAB_SECONDS ?= 36000
+lab: install data  ## extend the stored lab tier: two single-thread workers, resumable (LAB_SECONDS=36000)
+	$(PY) tools/run_queue.py run --profile lab --jobs 2 --time-limit $(LAB_SECONDS) --log-dir runs/lab-logs
+	$(PY) tools/run_queue.py status --profile lab
 
 lint: install  ## ruff over the library, tools, tests and notebooks
 	$(PY) -m ruff check aibnb tools tests book

@@ -10,10 +10,14 @@ attention  the variational attention module (mean, std, sample, modulation)
 quantize   the scalar anchor quantiser with the straight-through estimator
 models     every model of the paper's Table 1 behind one registry
 data       datasets, transforms, cluttered scenes with masks, device-resident loader
-train      the training engine (schedules, AMP, checkpoints, resume, DDP)
+train      the training engine and the profiles (schedules, AMP, checkpoints, resume, DDP)
 interpret  image modifications, consistency score, localisation metrics
 viz        figures and widgets with fixed colour scales
-runs       run records, provenance, profiles, stored results
+runs       run records and stored results
+storage    atomic writes, files read with clear errors
+provenance commit, device, versions of a stored result
+reproduce  the stored evidence tiers: plans, queue, paired statistics, verdicts, claims
+chapter    what every chapter needs besides its science (glue, parameters, captions)
 ========== ==================================================================
 
 Importing :mod:`aibnb` never trains, downloads or writes anything; submodules are imported
@@ -30,11 +34,15 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "attention",
     "bounds",
+    "chapter",
     "data",
     "interpret",
     "models",
+    "provenance",
     "quantize",
+    "reproduce",
     "runs",
+    "storage",
     "train",
     "vib",
     "viz",
