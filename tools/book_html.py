@@ -6,8 +6,9 @@ Steps:
    ``_toc.yml`` has a fully executed copy in ``_build/executed/`` (else: run ``make execute``);
 2. stage the book root in ``_build/site/``: ``_toc.yml``, a ``_config.yml`` derived from the
    real one (execution ``off``; MathJax and the widget manager from ``_vendor/``), ``book/``
-   with each notebook replaced by its executed copy, and the appendix page
-   ``book/timings.md`` generated from ``_build/executed/timings.json``;
+   with each notebook replaced by its executed copy, the library's sources ``aibnb/`` (the
+   chapters show them with ``literalinclude``), and the appendix page ``book/timings.md``
+   generated from ``_build/executed/timings.json``;
 3. ``jupyter-book build _build/site --all -W -n --keep-going`` into an emptied
    ``_build/html`` (a warning fails the build);
 4. copy ``_vendor/`` and ``tools/book_widgets_setup.js`` (require.js paths for the widget
@@ -144,6 +145,7 @@ def stage_site(site: Path, root: Path = ROOT) -> None:
         root / "book", site / "book",
         ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__"),
     )
+    shutil.copytree(root / "aibnb", site / "aibnb", ignore=shutil.ignore_patterns("__pycache__"))
     for chapter in found:
         target = site / f"{chapter.docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
