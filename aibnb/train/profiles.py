@@ -64,6 +64,10 @@ _SHORT_SCHEDULE: dict[str, dict[str, Any]] = {
     "wrn": {"schedule": "cosine", "lr": 0.1, "warmup_epochs": 0.0},
 }
 
+# the CPU tiers' network sizes: VGG at 1/16 of its width, WRN at 1/20 and depth 10
+_CPU_WIDTH: dict[str, float] = {"vgg": 0.0625, "wrn": 0.05, "cub": 0.0625}
+_CPU_OPTIONS: dict[str, dict[str, Any]] = {"wrn": {"depth": 10}}
+
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
         name="ci",
@@ -73,8 +77,8 @@ PROFILES: dict[str, Profile] = {
             "rate (the official 200-epoch step schedules do not fit two epochs) from 0.02 for VGG and "
             "from the official 0.1 for WRN"
         ),
-        width={"vgg": 0.0625, "wrn": 0.05, "cub": 0.0625},
-        model_options={"wrn": {"depth": 10}},
+        width=_CPU_WIDTH,
+        model_options=_CPU_OPTIONS,
         epochs=2,
         train_subset=6000,
         val_subset=500,
@@ -90,8 +94,8 @@ PROFILES: dict[str, Profile] = {
             "images, 12 epochs at batch 64 with a cosine decay of the learning rate from 0.02, every "
             "model's cross-entropy in bits, one CPU thread per run"
         ),
-        width={"vgg": 0.0625, "wrn": 0.05, "cub": 0.0625},
-        model_options={"wrn": {"depth": 10}},
+        width=_CPU_WIDTH,
+        model_options=_CPU_OPTIONS,
         epochs=12,
         train_subset=10000,
         val_subset=None,

@@ -239,3 +239,22 @@ def test_plateau_reads_the_validation_curve(tmp_path):
     assert flat and "within 0.10 points over the last 2 epochs" in why
     rising, why = plateau(record([0.5, 0.6, 0.7, 0.8, 0.9], best=5))
     assert not rising and "still rising" in why
+
+
+def test_stored_lab_runs_keep_their_identity():
+    """Every stored lab run is still what its plan entry resolves to: a change to the profiles, the
+    plan or the configuration that would orphan stored evidence fails here."""
+    from aibnb.train import TrainConfig
+    from aibnb.train.engine import TRAINING_CODE_VERSION, prepare, run_dir_for
+
+    stored = {
+        p.parent.name: p.parent for p in (REPO / "book" / "results" / "lab" / "runs").glob("*/final.json")
+    }
+    if not stored:
+        pytest.skip("no lab run stored yet")
+    planned = {run_dir_for(prepare(**r.kwargs("lab"))[0]).name for r in plan("lab")}
+    for name, folder in stored.items():
+        record = runs.RunRecord.load(folder)
+        assert name in planned, f"{name} is no longer in the lab plan"
+        assert TrainConfig.from_dict(record.config).hash() == runs.read_json(folder / "config.json")["hash"]
+        assert record.provenance["training_code"] == TRAINING_CODE_VERSION, name
