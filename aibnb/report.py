@@ -11,11 +11,7 @@ so that the chapter contains no hand-typed number.
 * **Our table beside the paper's.** :func:`results_table` lays the errors out in the row order
   of the paper's Table 1 with the paper's column of choice beside them, labelled as context when
   the dataset differs.
-* **Claims.** :data:`TABLE1_CLAIMS` lists the paper's comparative claims about Table 1 as
-  pairs "model A has a lower error than model B"; :func:`compare` decides one pair with a
-  one-sided Welch t-test over seeds and :func:`check_claims` all of them. A verdict is
-  ``held`` (A significantly lower), ``not held`` (A significantly *higher*) or
-  ``not testable here`` (the test cannot separate them, or fewer than two seeds).
+* **Claims** are decided in :mod:`aibnb.reproduce` (paired statistics, the book's four verdicts).
 * **Cross-domain.** :data:`CROSS_DOMAIN` says on which shifted test sets the models of a training
   set are evaluated without retraining (STL-10 for CIFAR-10, as in the paper; the objects of
   ``cluttered_fashion`` for Fashion-MNIST, this book's analogue); :func:`shifted_test_set`
@@ -49,27 +45,20 @@ import functools
 import math
 import os
 import statistics
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
 from aibnb import runs
 
 __all__ = [
-    "CLAIM_VERDICTS",
     "CROSS_DOMAIN",
-    "TABLE1_CLAIMS",
     "TABLE1_MODELS",
-    "Claim",
     "Summary",
-    "check_claims",
-    "compare",
     "cost_table",
     "dataset_present",
     "errors_by_model",
@@ -96,7 +85,6 @@ TABLE1_MODELS = (
     "vgg_aib", "vgg_aib_qt", "wrn_aib", "wrn_aib_qt",
 )  # fmt: skip
 
-CLAIM_VERDICTS = ("held", "not held", "not testable here")
 
 #: Shifted test sets per training set: ``(dataset, split, label)``. The paper evaluates its
 #: CIFAR-10 models on STL-10 (both splits); this book's analogue for Fashion-MNIST models is the
@@ -282,120 +270,6 @@ def results_table(
             }
         )
     return pd.DataFrame(rows).set_index("model")
-
-
-# ---------------------------------------------------------------------------------------------
-# Claims
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One comparative claim of the paper: ``better`` has a lower error than ``worse``."""
-
-    claim: str
-    better: str
-    worse: str
-
-
-#: The paper's claims about Table 1 (its §4.1 and §4.5), as pairs of models.
-TABLE1_CLAIMS: tuple[Claim, ...] = (
-    Claim("AIB lowers the error of its backbone", "vgg_aib", "vgg"),
-    Claim("AIB lowers the error of its backbone", "wrn_aib", "wrn"),
-    Claim("quantisation lowers it further", "vgg_aib_qt", "vgg_aib"),
-    Claim("quantisation lowers it further", "wrn_aib_qt", "wrn_aib"),
-    Claim("AIB beats DVIB and the LTPA attention baselines", "vgg_aib", "vgg_dvib"),
-    Claim("AIB beats DVIB and the LTPA attention baselines", "vgg_aib", "vgg_att2"),
-    Claim("AIB beats DVIB and the LTPA attention baselines", "vgg_aib", "vgg_att3"),
-    Claim("the WRN variants beat the VGG ones", "wrn", "vgg"),
-    Claim("the WRN variants beat the VGG ones", "wrn_aib", "vgg_aib"),
-    Claim("the WRN variants beat the VGG ones", "wrn_aib_qt", "vgg_aib_qt"),
-)
-
-
-def compare(
-    better: Sequence[float], worse: Sequence[float], *, alpha: float = 0.05
-) -> tuple[str, float, float, str]:
-    """Decide "``better`` has a lower mean error than ``worse``" from per-seed errors.
-
-    The criterion: a one-sided Welch t-test (unequal variances) at level ``alpha``.
-    Returns ``(verdict, p, p_opposite, reason)``: ``held`` when ``p < alpha``; ``not held`` when
-    the opposite one-sided test is significant (``better`` is significantly *worse*);
-    otherwise ``not testable here`` (the seeds cannot separate the two at this scale). With fewer
-    than two values on a side, or no spread on either side, nothing is tested.
-    """
-    if not 0 < alpha < 0.5:
-        raise ValueError(f"alpha must be in (0, 0.5), e.g. 0.05; got {alpha!r}")
-    a, b = np.asarray(better, dtype=float), np.asarray(worse, dtype=float)
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        raise ValueError("compare: errors must be finite numbers")
-    if len(a) < 2 or len(b) < 2:
-        return "not testable here", math.nan, math.nan, "fewer than two seeds per model"
-    if a.std(ddof=1) == 0 and b.std(ddof=1) == 0:
-        return "not testable here", math.nan, math.nan, "no spread over seeds: a t-test is undefined"
-    from scipy import stats
-
-    with warnings.catch_warnings():  # nearly equal errors on one side: the test stays well defined
-        warnings.filterwarnings("ignore", message="Precision loss occurred", category=RuntimeWarning)
-        p = float(stats.ttest_ind(a, b, equal_var=False, alternative="less").pvalue)
-        p_opp = float(stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue)
-    if p < alpha:
-        return "held", p, p_opp, f"Welch one-sided p = {p:.3g} < {alpha}"
-    if p_opp < alpha:
-        return "not held", p, p_opp, f"the opposite holds: Welch one-sided p = {p_opp:.3g} < {alpha}"
-    return "not testable here", p, p_opp, f"within seed noise: p = {p:.2g} and {p_opp:.2g}, both ≥ {alpha}"
-
-
-def check_claims(
-    errors: Mapping[str, Mapping[int, float] | Sequence[float]],
-    claims: Sequence[Claim] = TABLE1_CLAIMS,
-    *,
-    alpha: float = 0.05,
-    paper: Mapping[str, Any] | None = None,
-    paper_column: str = "cifar10",
-) -> pd.DataFrame:
-    """Every claim checked on ``errors`` (``{model: per-seed errors}``), one row per pair.
-
-    Columns: the claim, the pair, both summaries, the difference of means, the two one-sided
-    p-values, the verdict and its reason, and whether the paper's own ``paper_column`` numbers
-    show the ordering (context: on another dataset the paper's numbers are not evidence here).
-    A pair with a model that was not trained is ``not testable here``.
-    """
-    paper = load_paper() if paper is None else paper
-    rows = []
-    for c in claims:
-        row: dict[str, Any] = {"claim": c.claim, "pair": f"{c.better} < {c.worse}"}
-        pa, pb = paper_error(c.better, paper_column, paper), paper_error(c.worse, paper_column, paper)
-        row["paper shows it"] = None if pa is None or pb is None else bool(pa < pb)
-        if c.better not in errors or c.worse not in errors:
-            missing = [m for m in (c.better, c.worse) if m not in errors]
-            row.update({"verdict": "not testable here", "reason": f"not trained here: {', '.join(missing)}"})
-            rows.append(row)
-            continue
-        va, vb = (
-            list(v.values()) if isinstance(v, Mapping) else list(v)
-            for v in (errors[c.better], errors[c.worse])
-        )
-        sa, sb = summarize(va), summarize(vb)
-        verdict, p, p_opp, reason = compare(va, vb, alpha=alpha)
-        row.update(
-            {
-                "A (mean ± std)": sa.format(),
-                "B (mean ± std)": sb.format(),
-                "n A": sa.n,
-                "n B": sb.n,
-                "A − B": sa.mean - sb.mean,
-                "p (A < B)": p,
-                "p (A > B)": p_opp,
-                "verdict": verdict,
-                "reason": reason,
-            }
-        )
-        rows.append(row)
-    columns = [
-        "claim", "pair", "A (mean ± std)", "B (mean ± std)", "n A", "n B", "A − B",
-        "p (A < B)", "p (A > B)", "verdict", "reason", "paper shows it",
-    ]  # fmt: skip
-    return pd.DataFrame(rows).reindex(columns=columns)
 
 
 # ---------------------------------------------------------------------------------------------
