@@ -15,8 +15,13 @@ Modules:
   mode, the "confidently wrong" selection of the failure gallery;
 * :mod:`~aibnb.interpret.gradcam` — Grad-CAM through a forward hook (works with
   :class:`~aibnb.models.ModelOutput`), the post-hoc baseline;
+* :mod:`~aibnb.interpret.cam` — the class activation map of VGG-GAP (Zhou et al., 2016);
+* :mod:`~aibnb.interpret.bottleneck` — the per-sample information bottleneck of Schulz et al. (2020),
+  AIB's idea applied after training, one image at a time;
 * :mod:`~aibnb.interpret.evaluation` — evaluation images, the Table 2 conditions, scoring a model
-  under all of them, and the stored format of ``book/results/<profile>/table2_<dataset>.json``.
+  under all of them, and the stored format of ``book/results/<profile>/table2_<dataset>.json``;
+* :mod:`~aibnb.interpret.scoring` — everything chapter 5 asks of one finished run (own and post-hoc
+  maps, consistency or localisation), as stored beside each run.
 
 Typical use::
 
@@ -34,6 +39,8 @@ Typical use::
 
 from __future__ import annotations
 
+from aibnb.interpret.bottleneck import PerSampleBottleneck, bottleneck_kl, per_sample_bottleneck
+from aibnb.interpret.cam import CAM_MODELS, CAMExplainer
 from aibnb.interpret.consistency import (
     ATTENTION_KINDS,
     DEFAULT_TAUS,
@@ -56,15 +63,12 @@ from aibnb.interpret.evaluation import (
     load_eval_data,
     load_table2,
     localise_model,
-    map_kind,
     patch_source,
     save_table2,
-    score_record,
     table2_conditions,
-    table2_from_scores,
     table2_rows,
 )
-from aibnb.interpret.gradcam import GradCAMExplainer, default_layer, grad_cam, gradcam_explainer
+from aibnb.interpret.gradcam import GradCAMExplainer, default_layer, find_layer, grad_cam, gradcam_explainer
 from aibnb.interpret.localise import (
     UPSAMPLE_MODES,
     LocalisationResult,
@@ -73,8 +77,10 @@ from aibnb.interpret.localise import (
     iou,
     localisation_scores,
     pointing_game,
+    raw_and_structure,
     relevance_mass,
     round_robin,
+    subtract_minimum,
     threshold_maps,
     upsample,
 )
@@ -90,22 +96,34 @@ from aibnb.interpret.modify import (
     square_windows,
     window_mask,
 )
+from aibnb.interpret.scoring import (
+    SCORER_VERSION,
+    map_kind,
+    posthoc_explainers,
+    score_record,
+    table2_from_scores,
+)
 
 __all__ = [
     "ATTENTION_KINDS",
     "BANDS",
+    "CAM_MODELS",
     "DEFAULT_TAUS",
     "FILLS",
     "NORMALIZATIONS",
+    "SCORER_VERSION",
     "TABLE2_KEYS",
     "UPSAMPLE_MODES",
+    "CAMExplainer",
     "Condition",
     "ConsistencyResult",
     "EvalData",
     "Explanation",
     "GradCAMExplainer",
     "LocalisationResult",
+    "PerSampleBottleneck",
     "area_fraction",
+    "bottleneck_kl",
     "check_images",
     "check_taus",
     "confident_failures",
@@ -114,6 +132,7 @@ __all__ = [
     "cosine_similarity",
     "default_layer",
     "explain",
+    "find_layer",
     "frequency_filter",
     "grad_cam",
     "gradcam_explainer",
@@ -127,14 +146,18 @@ __all__ = [
     "map_kind",
     "occlude",
     "patch_source",
+    "per_sample_bottleneck",
     "pointing_game",
+    "posthoc_explainers",
     "radial_mask",
+    "raw_and_structure",
     "relevance_mass",
     "round_robin",
     "save_table2",
     "score_record",
     "square_side",
     "square_windows",
+    "subtract_minimum",
     "table2_conditions",
     "table2_from_scores",
     "table2_rows",

@@ -6,11 +6,7 @@
   a frequency band with its radius); :func:`table2_conditions` makes the book's list.
 * :func:`table2_rows` scores one model under every condition (one forward pass on the original
   images, one per condition) and returns rows for a DataFrame.
-* :func:`score_record` computes everything this book asks of one finished run (Table 2 rows and
-  the unrelated-pairs control on an ordinary dataset; localisation of its own map and of Grad-CAM
-  on a cluttered one) where its checkpoint lives, e.g. on the GPU machine of the full-profile runs,
-  which stores the result as ``scores.json`` beside the run; :func:`table2_from_scores` gathers
-  those files into one Table 2.
+* scoring one finished run under all of them is :mod:`aibnb.interpret.scoring`.
 * Stored results: ``book/results/<profile>/table2_<dataset>.json`` holds ``{"provenance": ...,
   "dataset", "profile", "taus", "conditions": [Condition.to_dict()...], "rows": [...]}`` with the
   rows of :func:`table2_rows` (keys ``model, seed, condition, tau, score, ci_low, ci_high,
@@ -36,7 +32,7 @@ from aibnb.interpret.consistency import (
     consistency_from_explanations,
     explain,
 )
-from aibnb.interpret.localise import LocalisationResult, localisation_scores
+from aibnb.interpret.localise import LocalisationResult, localisation_scores, subtract_minimum
 from aibnb.interpret.modify import FILLS, frequency_filter, occlude
 
 __all__ = [
@@ -46,12 +42,9 @@ __all__ = [
     "load_eval_data",
     "load_table2",
     "localise_model",
-    "map_kind",
     "patch_source",
     "save_table2",
-    "score_record",
     "table2_conditions",
-    "table2_from_scores",
     "table2_rows",
 ]
 
@@ -254,7 +247,7 @@ def localise_model(
         raise ValueError(f"data ({data.name}) has no object masks; use a cluttered dataset")
     exp = explain(model, data.images, mean=data.mean, std=data.std, attention=attention,
                   batch_size=batch_size, num_samples=num_samples, seed=seed)
-    maps = exp.maps - exp.maps.amin(dim=(1, 2, 3), keepdim=True) if subtract_min else exp.maps
+    maps = subtract_minimum(exp.maps) if subtract_min else exp.maps
     return exp, localisation_scores(maps, data.masks, mode=exp.upsample_mode, threshold=threshold)
 
 
@@ -298,106 +291,3 @@ def load_table2(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         if missing:
             raise ValueError(f"{path}: a row lacks {', '.join(missing)}")
     return stored
-
-
-def map_kind(model_name: str) -> str | None:
-    """The map this book scores for a registered model: ``"quantised"`` for the ``-qt`` models,
-    ``"mean"`` for the other attention models (mu_a, or LTPA's / ABN's own map), ``None`` without one."""
-    from aibnb import models
-
-    kind = models.spec(model_name).kind
-    if kind == "aib_qt":
-        return "quantised"
-    return "mean" if kind in ("aib", "attention") else None
-
-
-def score_record(
-    record: Any,
-    *,
-    device: str | torch.device = "cpu",
-    num_images: int | None = None,
-    source: Tensor | None = None,
-    conditions: Sequence[Condition] | None = None,
-    num_samples: int | None = None,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Everything chapter 5 computes from one finished run, as a JSON-ready dict.
-
-    On a cluttered dataset: localisation scores (pointing game, relevance mass raw and minus the
-    map's minimum, IoU) of the model's own map (attention models) and of Grad-CAM (every model).
-    Otherwise: for attention models, the Table 2 rows under ``conditions`` (default
-    :func:`table2_conditions`) for both normalisations and the unrelated-pairs control. Evaluation
-    images: the run's own test subset (``num_images`` caps it); predictions with the model's
-    evaluation default (``num_samples=None``: the official 4 x 4 samples).
-    """
-    from aibnb.data import cluttered
-    from aibnb.interpret.consistency import unrelated_pairs_score
-    from aibnb.interpret.gradcam import gradcam_explainer
-
-    cfg = record.config
-    model_name, dataset, profile = cfg["model"], cfg["dataset"], cfg["profile"]
-    from aibnb.train import load_model
-
-    model = load_model(record, "best", device=device)
-    kind = map_kind(model_name)
-    data = load_eval_data(dataset, num_images, profile=profile,
-                          backbone="wrn" if model_name.startswith("wrn") else "vgg")
-    out: dict[str, Any] = {
-        "model": model_name, "dataset": dataset, "profile": profile, "seed": cfg["seed"],
-        "run": getattr(record, "name", None), "attention": kind, "num_images": len(data),
-        "num_samples": num_samples, "table2": None, "localisation": None,
-    }
-    options = {"num_samples": num_samples, "seed": seed}
-    if dataset in cluttered.CLUTTERED:
-        loc: dict[str, Any] = {"area": float(data.masks.flatten(1).float().mean(1).mean())}
-        methods = [("gradcam", gradcam_explainer(num_samples=num_samples))]
-        if kind is not None:
-            methods.insert(0, ("own", kind))
-        for name, attention in methods:
-            exp = explain(model, data.images, mean=data.mean, std=data.std, attention=attention, **options)
-            raw = localisation_scores(exp.maps, data.masks, mode=exp.upsample_mode)
-            shifted = exp.maps - exp.maps.amin(dim=(1, 2, 3), keepdim=True)
-            structure = localisation_scores(shifted, data.masks, mode=exp.upsample_mode)
-            loc[name] = {"kind": exp.kind, "accuracy": float((exp.predictions == data.labels).float().mean()),
-                         "raw": raw.summary(), "structure": structure.summary()}
-        out["localisation"] = loc
-        return out
-    if kind is None:
-        return out
-    conditions = list(conditions) if conditions is not None else table2_conditions()
-    if source is None and any(c.fill == "patch" for c in conditions):
-        source = patch_source()
-    original = explain(model, data.images, mean=data.mean, std=data.std, attention=kind, **options)
-    rows = table2_rows(model, data, conditions, attention=kind, normalize=("none", "minmax"), source=source,
-                       labels={"model": model_name, "seed": cfg["seed"]}, original=original, **options)
-    control = [
-        {"model": model_name, "seed": cfg["seed"], "normalize": norm, "tau": tau, "score": score}
-        for norm in ("none", "minmax")
-        for tau, score in zip(
-            DEFAULT_TAUS, unrelated_pairs_score(original.maps, DEFAULT_TAUS, normalize=norm), strict=True
-        )
-    ]
-    out["table2"] = {"taus": list(DEFAULT_TAUS), "conditions": [c.to_dict() for c in conditions],
-                     "rows": rows, "control": control}
-    return out
-
-
-def table2_from_scores(scores: Sequence[dict[str, Any]], dataset: str) -> dict[str, Any]:
-    """Gather the ``table2`` parts of :func:`score_record` results for ``dataset`` into one table.
-
-    Returns ``{"taus", "conditions", "rows", "control"}`` (what :func:`save_table2` stores, plus
-    the control rows); a clear error when the runs used different conditions or thresholds.
-    """
-    parts = [s["table2"] for s in scores if s.get("dataset") == dataset and s.get("table2")]
-    if not parts:
-        raise ValueError(f"no Table 2 scores for dataset {dataset!r} among {len(scores)} score records")
-    first = parts[0]
-    for part in parts[1:]:
-        if part["conditions"] != first["conditions"] or part["taus"] != first["taus"]:
-            raise ValueError("the score records used different conditions or taus; re-score them alike")
-    return {
-        "taus": first["taus"],
-        "conditions": first["conditions"],
-        "rows": [row for part in parts for row in part["rows"]],
-        "control": [row for part in parts for row in part.get("control", [])],
-    }

@@ -26,10 +26,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["GradCAMExplainer", "default_layer", "grad_cam", "gradcam_explainer"]
+__all__ = ["GradCAMExplainer", "default_layer", "find_layer", "grad_cam", "gradcam_explainer"]
 
 
-def _find_layer(model: nn.Module, layer: str) -> nn.Module:
+def find_layer(model: nn.Module, layer: str) -> nn.Module:
+    """The submodule of ``model`` named ``layer`` (dotted names for nested ones), or a clear error."""
     modules = dict(model.named_modules())
     if layer not in modules or layer == "":
         top = [name for name, _ in model.named_children()]
@@ -74,7 +75,7 @@ def grad_cam(
     """
     if not isinstance(x, Tensor) or x.ndim != 4:
         raise ValueError(f"x must be a B x C x H x W tensor of model inputs, got {getattr(x, 'shape', x)}")
-    module = _find_layer(model, layer)
+    module = find_layer(model, layer)
     captured: list[Tensor] = []
 
     def hook(_module, _inputs, output):

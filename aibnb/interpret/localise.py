@@ -41,8 +41,10 @@ __all__ = [
     "iou",
     "localisation_scores",
     "pointing_game",
+    "raw_and_structure",
     "relevance_mass",
     "round_robin",
+    "subtract_minimum",
     "threshold_maps",
     "upsample",
 ]
@@ -184,6 +186,21 @@ def localisation_scores(
         threshold=threshold,
         mode=mode,
     )
+
+
+def subtract_minimum(maps: Tensor) -> Tensor:
+    """Each map minus its own minimum: the map's *structure*, without its constant offset.
+
+    A sigmoid map that sits at 0.8 everywhere puts most of its raw mass on the background whatever
+    its shape, so its raw relevance mass is close to the area fraction; the book scores both.
+    """
+    return maps - maps.amin(dim=(1, 2, 3), keepdim=True)
+
+
+def raw_and_structure(maps: Tensor, masks: Tensor, *, mode: str) -> dict[str, LocalisationResult]:
+    """:func:`localisation_scores` of the raw maps and of their structure (:func:`subtract_minimum`)."""
+    return {"raw": localisation_scores(maps, masks, mode=mode),
+            "structure": localisation_scores(subtract_minimum(maps), masks, mode=mode)}
 
 
 def confident_failures(
