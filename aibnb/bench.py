@@ -30,7 +30,7 @@ import torch
 
 from aibnb import runs
 from aibnb.models import available, build_model, count_macs, spec
-from aibnb.train.engine import autocast, select_device
+from aibnb.train.machine import autocast, select_device
 from aibnb.vib import aib_loss
 
 # GPU peak dense bf16 throughput (TFLOP/s, no sparsity), from the vendors' data sheets
@@ -129,8 +129,9 @@ def bench_models(args: argparse.Namespace) -> dict[str, Any]:
 
 def bench_train(args: argparse.Namespace) -> dict[str, Any]:
     from aibnb import data
+    from aibnb.train.build import make_optimizer
     from aibnb.train.config import TrainConfig, resolve
-    from aibnb.train.engine import train_one_epoch
+    from aibnb.train.loop import train_one_epoch
 
     device = select_device(args.device)
     tensors = data.load_tensors(args.dataset, "train")
@@ -213,9 +214,7 @@ def bench_train(args: argparse.Namespace) -> dict[str, Any]:
     results = {}
     for label, fn in (("bare", bare_epoch), ("engine", engine_epoch), ("bare_again", bare_epoch)):
         model = fresh()
-        from aibnb.train.engine import _optimizer
-
-        opt = _optimizer(model, cfg)
+        opt = make_optimizer(model, cfg)
         results[label] = time_it(
             lambda fn=fn, model=model, opt=opt: fn(model, opt), device, warmup=1, repeats=args.repeats
         )

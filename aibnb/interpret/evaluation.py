@@ -85,7 +85,7 @@ def load_eval_data(
     size; this returns the same images in the same order (``n=None``: all of them).
     """
     from aibnb import data, runs
-    from aibnb.train.engine import SUBSET_SEED
+    from aibnb.train.build import SUBSET_SEED
 
     tensors = data.load_tensors(dataset, split, backbone=backbone)
     size = runs.profile(profile).test_subset if split == "test" else None

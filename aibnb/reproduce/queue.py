@@ -152,7 +152,8 @@ def check_tier(store: Path, identity: tuple[Any, Any], what: str) -> None:
 
 def current_identity(profile: str, extra: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """The identity a run of ``profile`` made now by this code would have."""
-    from aibnb.train.engine import TRAINING_CODE_VERSION, prepare
+    from aibnb.train.engine import TRAINING_CODE_VERSION
+    from aibnb.train.machine import prepare
 
     cfg, _ = prepare(model="vgg", profile=profile, **(extra or {}))
     return TRAINING_CODE_VERSION, cfg.num_threads
@@ -318,7 +319,8 @@ def planned_status(
     profile: str, store: Path, groups: Sequence[str] | None = None, extra: dict[str, Any] | None = None
 ) -> list[RunState]:
     """Every planned run of ``profile`` with its state (stored, running, resumable, pending)."""
-    from aibnb.train.engine import prepare, run_dir_for
+    from aibnb.train.engine import run_dir_for
+    from aibnb.train.machine import prepare
 
     out = []
     for run in plan(profile, groups):
@@ -393,7 +395,8 @@ def work(
     """
     from aibnb.models import spec
     from aibnb.train import fit
-    from aibnb.train.engine import prepare, run_dir_for
+    from aibnb.train.engine import run_dir_for
+    from aibnb.train.machine import prepare
 
     identity = current_identity(profile, extra)
     check_tier(store, identity, "this code")

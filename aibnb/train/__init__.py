@@ -5,17 +5,11 @@ call from a shell; ``torchrun --nproc_per_node=N -m aibnb train ...`` trains wit
 DistributedDataParallel.
 """
 
+from aibnb.train.checkpoint import load_model
 from aibnb.train.config import SCHEDULES, TrainConfig, departures, resolve, validate
-from aibnb.train.engine import (
-    evaluate,
-    fit,
-    load_model,
-    prepare,
-    run_dir,
-    run_dir_for,
-    select_device,
-    summarize,
-)
+from aibnb.train.engine import fit, run_dir, run_dir_for, summarize
+from aibnb.train.loop import evaluate
+from aibnb.train.machine import prepare, select_device
 from aibnb.train.schedule import lr_factor
 
 __all__ = [

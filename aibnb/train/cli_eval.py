@@ -22,8 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from aibnb import data, models, runs
+    from aibnb.train.build import SUBSET_SEED
+    from aibnb.train.checkpoint import load_model
     from aibnb.train.config import TrainConfig
-    from aibnb.train.engine import SUBSET_SEED, evaluate, load_model, select_device
+    from aibnb.train.loop import evaluate
+    from aibnb.train.machine import select_device
 
     try:
         record = runs.RunRecord.load(args.run_dir)

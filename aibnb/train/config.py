@@ -104,6 +104,26 @@ class TrainConfig:
         return runs.config_hash(data)
 
 
+def as_config(config: TrainConfig | dict[str, Any] | None, overrides: dict[str, Any]) -> TrainConfig:
+    """The :class:`TrainConfig` of ``fit(config, **overrides)``: ``None`` is the default config, a
+    dict is read with :meth:`TrainConfig.from_dict`, and ``overrides`` replace fields by name."""
+    if config is None:
+        config = TrainConfig()
+    elif isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    elif not isinstance(config, TrainConfig):
+        raise TypeError(f"fit: config must be a TrainConfig or a dict, got {type(config).__name__}")
+    if overrides:
+        names = set(TrainConfig.__dataclass_fields__)
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(
+                f"fit: unknown config field(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
+            )
+        config = replace(config, **overrides)
+    return config
+
+
 def _err(name: str, message: str) -> ValueError:
     return ValueError(f"TrainConfig.{name}: {message}")
 

@@ -490,7 +490,7 @@ def test_table2_conditions_and_rows(tiny_models, tmp_path) -> None:
 def test_load_eval_data_is_the_engines_test_subset_in_pixel_space(monkeypatch) -> None:
     from aibnb import data as data_mod
     from aibnb.data import TensorData
-    from aibnb.train.engine import SUBSET_SEED
+    from aibnb.train.build import SUBSET_SEED
 
     g = torch.Generator().manual_seed(0)
     full = TensorData(torch.randint(0, 256, (3000, 1, 32, 32), generator=g, dtype=torch.uint8),

@@ -245,7 +245,8 @@ def test_stored_lab_runs_keep_their_identity():
     """Every stored lab run is still what its plan entry resolves to: a change to the profiles, the
     plan or the configuration that would orphan stored evidence fails here."""
     from aibnb.train import TrainConfig
-    from aibnb.train.engine import TRAINING_CODE_VERSION, prepare, run_dir_for
+    from aibnb.train.engine import TRAINING_CODE_VERSION, run_dir_for
+    from aibnb.train.machine import prepare
 
     stored = {
         p.parent.name: p.parent for p in (REPO / "book" / "results" / "lab" / "runs").glob("*/final.json")

@@ -1,0 +1,61 @@
+"""aibnb.train.config: validation with clear errors, and resolution from profile and recipe."""
+
+import pytest
+
+from aibnb import runs
+from aibnb.train import TrainConfig, departures, resolve
+
+
+@pytest.mark.parametrize(
+    "field,value,match",
+    [
+        ("beta", -0.1, "beta: must be a finite number >= 0"),
+        ("num_anchors", 0, "num_anchors: must be an integer >= 1"),
+        ("model", "resnet", "unknown model 'resnet'"),
+        ("dataset", "imagenet", "unknown dataset 'imagenet'"),
+        ("schedule", "linear", "schedule: must be one of"),
+        ("batch_size", 0, "batch_size: must be an integer >= 1"),
+        ("epochs", -1, "epochs: must be an integer >= 1"),
+        ("profile", "huge", "unknown profile 'huge'"),
+        ("lr", 0.0, "lr: must be a finite number > 0"),
+        ("device", "tpu", "device: must be one of"),
+    ],
+)
+def test_bad_config_is_a_clear_error(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        resolve(TrainConfig(**{field: value}))
+
+
+def test_config_rejects_options_that_do_not_apply():
+    with pytest.raises(ValueError, match="K applies to the quantised models only"):
+        resolve(TrainConfig(model="vgg_aib", num_anchors=10))
+    with pytest.raises(ValueError, match=r"unknown option.*valid"):
+        resolve(TrainConfig(model="vgg_aib", model_options={"depth": 16}))
+    with pytest.raises(ValueError, match="set num_anchors as config fields"):
+        resolve(TrainConfig(model="vgg_aib_qt", model_options={"num_anchors": 3}))
+    with pytest.raises(ValueError, match="unknown config field"):
+        TrainConfig.from_dict({"modle": "vgg"})
+
+
+def test_profiles_and_recipes_fill_the_config():
+    ci = resolve(TrainConfig(model="vgg_aib", profile="ci"))
+    assert ci.width == runs.PROFILES["ci"].width["vgg"] and ci.epochs == runs.PROFILES["ci"].epochs
+    assert ci.beta == 0.01 and ci.info_factor == 0.5 and ci.loss_units == "bits"
+    assert ci.schedule == "cosine" and departures(ci)["schedule"] == ("cosine", "vgg")
+    assert resolve(TrainConfig(model="vgg_aib", schedule="vgg")).schedule == "vgg"
+    wrn = resolve(TrainConfig(model="wrn_aib_qt", profile="ci"))
+    assert wrn.model_options["depth"] == 10 and wrn.info_factor == 1.0 and wrn.anchor_lr == "ratio"
+    full = resolve(TrainConfig(model="vgg_aib_qt", profile="full"))
+    assert full.width == 1.0 and full.epochs == 200 and full.train_subset is None
+    assert full.anchor_lr == "base" and full.warmup_epochs == 2 and full.schedule == "vgg"
+    assert departures(full) == {}
+    plain = resolve(TrainConfig(model="vgg", profile="ci", beta=0.5))
+    assert plain.beta == 0.0 and plain.info_factor is None and plain.loss_units == "nats"
+    assert resolve(TrainConfig(model="vgg_aib", beta=0.1)).beta == 0.1  # explicit beats recipe
+    assert (
+        resolve(TrainConfig(model="vgg_aib")).hash()
+        == resolve(TrainConfig(model="vgg_aib", device="cpu")).hash()
+    )
+    assert (
+        resolve(TrainConfig(model="vgg_aib")).hash() != resolve(TrainConfig(model="vgg_aib", seed=1)).hash()
+    )

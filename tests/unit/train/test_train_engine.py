@@ -1,0 +1,93 @@
+"""aibnb.train.engine: fit writes a complete record, caches it, never overwrites another run,
+stops cleanly at a deadline and resumes to the same numbers, and trains under DDP."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aibnb import runs
+from aibnb.train import fit, load_model
+from aibnb.train.checkpoint import load_checkpoint
+
+REPO = Path(__file__).resolve().parents[3]
+TIMINGS = ("epoch_time_s", "train_images_per_s", "wall_time_s")
+
+
+def test_fit_writes_a_complete_record_and_caches_it(tiny):
+    record = fit(**tiny)
+    assert record.finished and len(record.metrics) == 2
+    row = record.metrics[-1]
+    for key in ("train_class_bits", "train_info_bits", "val_acc", "train_perplexity", "lr", "epoch_time_s"):
+        assert key in row
+    final = record.final
+    assert 0 <= final["test_error"] <= 100 and final["best_epoch"] in (1, 2)
+    assert final["num_anchors"] == 20 and len(final["anchors"]) == 20
+    assert np.array(final["confusion"]).sum() == 128
+    prov = record.provenance
+    assert prov["profile"] == "ci" and prov["seed"] == 0 and prov["versions"]["torch"] == torch.__version__
+    samples = record.attention_samples()
+    assert samples["attention"].shape == (4, 1, 16, 16) and samples["images"].shape == (4, 1, 32, 32)
+    for name in ("config.json", "metrics.jsonl", "final.json", "provenance.json", "best.pt", "last.pt"):
+        assert (record.path / name).exists()
+    stamp = (record.path / "final.json").stat().st_mtime_ns
+    again = fit(**tiny)  # cached: no retraining
+    assert again.path == record.path and (record.path / "final.json").stat().st_mtime_ns == stamp
+    model = load_model(record.path)
+    assert model.attention.quantizer.num_anchors == 20
+
+
+def test_out_dir_of_another_run_is_never_overwritten(tmp_path, tiny):
+    fit(**tiny, out_dir=str(tmp_path / "run"))
+    with pytest.raises(FileExistsError, match="holds a different run"):
+        fit(**{**tiny, "seed": 1}, out_dir=str(tmp_path / "run"))
+
+
+def test_a_deadline_stops_cleanly_and_the_same_call_resumes(tmp_path, tiny):
+    cfg = {**tiny, "epochs": 3, "out_dir": str(tmp_path / "chunked")}
+    first = fit(**cfg, deadline=time.time())  # no time for a second epoch
+    assert not first.finished and len(first.metrics) == 1
+    assert (tmp_path / "chunked" / "last.pt").exists()
+    done = fit(**cfg)
+    assert done.finished and len(done.metrics) == 3
+    reference = fit(**{**cfg, "out_dir": str(tmp_path / "whole")})
+    assert done.final["test_error"] == reference.final["test_error"]
+
+    # bit for bit: every number of every epoch, the final record and the weights
+    def numbers(rows):
+        return [{k: v for k, v in r.items() if k not in TIMINGS} for r in rows]
+
+    assert numbers(done.metrics) == numbers(reference.metrics)
+    assert numbers([done.final]) == numbers([reference.final])
+    for name in ("best.pt", "last.pt"):
+        a, b = (load_checkpoint(r.path / name)["model"] for r in (done, reference))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+
+
+@pytest.mark.slow
+def test_distributed_data_parallel_on_cpu_with_gloo(tmp_path, cli_args):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "aibnb",
+        "train",
+        *cli_args(out, epochs=1),
+    ]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = runs.RunRecord.load(out)
+    assert record.finished and len(record.metrics) == 1
+    # both ranks trained: 1024 images / 2 ranks / 32 per batch = 16 steps each, 1024 images in all
+    assert record.metrics[0]["train_images_per_s"] > 0
+    assert 0 <= record.final["test_error"] <= 100
