@@ -49,7 +49,6 @@ import argparse
 import hashlib
 import io
 import json
-import math
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -64,6 +63,9 @@ if str(ROOT) not in sys.path:  # `python tools/sweep.py` from anywhere, before t
     sys.path.insert(0, str(ROOT))
 
 from aibnb import runs  # noqa: E402
+from aibnb.quantize import quantized_map_bits  # noqa: E402
+from aibnb.reproduce.stats import summarize  # noqa: E402
+from aibnb.storage import json_safe  # noqa: E402
 
 #: Test images (and their maps) stored per grid point of the first seed.
 NUM_MAPS = 8
@@ -184,64 +186,6 @@ def select_grids(only: Sequence[str] | None) -> list[Grid]:
 # From a run record to the stored numbers
 
 
-def entropy_bits(counts: np.ndarray) -> float:
-    """Shannon entropy (bits) of the empirical distribution given by non-negative ``counts``."""
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 1 or np.any(counts < 0) or counts.sum() <= 0:
-        raise ValueError(
-            f"counts must be a 1-d array of non-negative numbers with a positive sum, got {counts!r}"
-        )
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log2(p)).sum())
-
-
-def quantized_map_bits(maps: np.ndarray, anchors: Sequence[float]) -> dict[str, float]:
-    """How many bits the quantised maps use, against the cap ``H * W * log2 K``.
-
-    ``maps`` (N x H x W, or N x 1 x H x W) hold anchor values; each pixel is assigned to its
-    nearest anchor. ``per_image``: the mean over images of ``H * W * H(histogram of that image's
-    anchor indices)``, the length of the map under a code fitted to the image's own histogram
-    (not counting the histogram); ``pooled``: ``H * W * H(histogram over all images)``, the code
-    length with one histogram for the data set (>= ``per_image`` by concavity). Both are at most
-    ``cap = H * W * log2 K``; ``used``: anchors used by at least one pixel.
-    """
-    maps = np.asarray(maps, dtype=np.float64)
-    if maps.ndim == 4 and maps.shape[1] == 1:
-        maps = maps[:, 0]
-    if maps.ndim != 3 or maps.shape[0] == 0:
-        raise ValueError(f"maps must be N x H x W (or N x 1 x H x W) with N >= 1, got {maps.shape}")
-    anchors = np.asarray(anchors, dtype=np.float64)
-    if anchors.ndim != 1 or anchors.size == 0:
-        raise ValueError("anchors must be a non-empty 1-d sequence of anchor values")
-    k, pixels = anchors.size, maps.shape[1] * maps.shape[2]
-    index = np.abs(maps[..., None] - anchors).argmin(axis=-1).reshape(maps.shape[0], -1)
-    counts = np.stack([np.bincount(row, minlength=k) for row in index])
-    return {
-        "per_image": float(np.mean([pixels * entropy_bits(c) for c in counts])),
-        "pooled": pixels * entropy_bits(counts.sum(axis=0)),
-        "cap": pixels * math.log2(k) if k > 1 else 0.0,
-        "used": int((counts.sum(axis=0) > 0).sum()),
-    }
-
-
-def _num(value: Any) -> Any:
-    """JSON-friendly scalar: floats stay floats (non-finite -> None), others unchanged."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _num(value.item())
-    return value
-
-
-def _plain(obj: Any) -> Any:
-    """``obj`` with numpy scalars as Python numbers and non-finite floats as ``None`` (JSON null)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return _num(obj)
-
-
 def summarize_run(
     record: runs.RunRecord, num_maps: int = NUM_MAPS
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -252,14 +196,14 @@ def summarize_run(
     if not record.finished:
         raise ValueError(f"run {record.path} has not finished (no final.json); re-run the sweep to finish it")
     cfg, final = record.config, record.final or {}
-    point: dict[str, Any] = {key: _num(cfg.get(key)) for key in SETTING_KEYS}
+    point: dict[str, Any] = {key: json_safe(cfg.get(key)) for key in SETTING_KEYS}
     point["run"] = record.name
     point["model_options"] = cfg.get("model_options", {})
-    point["final"] = {key: _num(final.get(key)) for key in FINAL_KEYS}
+    point["final"] = {key: json_safe(final.get(key)) for key in FINAL_KEYS}
     curves: dict[str, list[Any]] = {"epoch": [m.get("epoch") for m in record.metrics]}
     for split in ("train", "val"):
         for key in CURVE_KEYS:
-            curves[f"{split}_{key}"] = [_num(m.get(f"{split}_{key}")) for m in record.metrics]
+            curves[f"{split}_{key}"] = [json_safe(m.get(f"{split}_{key}")) for m in record.metrics]
     if any("anchors" in m for m in record.metrics):
         curves["anchors"] = [m.get("anchors") for m in record.metrics]
     point["curves"] = curves
@@ -291,7 +235,8 @@ def summarize_run(
 
 
 def summarize_values(points: Sequence[dict[str, Any]], axis: str) -> list[dict[str, Any]]:
-    """Mean and sample standard deviation over seeds of :data:`SUMMARY_KEYS`, per grid value."""
+    """Mean and sample standard deviation over seeds of :data:`SUMMARY_KEYS`, per grid value
+    (:func:`aibnb.reproduce.stats.summarize`)."""
     values: list[Any] = []
     for p in points:
         if p.get("role") == "grid" and p[axis] not in values:
@@ -302,10 +247,10 @@ def summarize_values(points: Sequence[dict[str, Any]], axis: str) -> list[dict[s
         row: dict[str, Any] = {axis: value, "seeds": [p["seed"] for p in group]}
         for key in SUMMARY_KEYS:
             source = "map_stats" if key.startswith("map_") else "final"
-            xs = [p[source].get(key) for p in group]
-            xs = [float(x) for x in xs if x is not None]
-            row[f"{key}_mean"] = float(np.mean(xs)) if xs else None
-            row[f"{key}_std"] = float(np.std(xs, ddof=1)) if len(xs) > 1 else None
+            xs = [float(x) for x in (p[source].get(key) for p in group) if x is not None]
+            s = summarize(xs) if xs else None
+            row[f"{key}_mean"] = s.mean if s else None
+            row[f"{key}_std"] = s.std if s and s.n > 1 else None
         rows.append(row)
     return rows
 
@@ -341,7 +286,7 @@ def write_sweep(
     """
     directory = Path(directory)
     digest = _arrays_digest(arrays)
-    payload = json.loads(json.dumps(_plain({**data, "arrays": f"{stem}.npz", "arrays_sha256": digest})))
+    payload = json.loads(json.dumps(json_safe({**data, "arrays": f"{stem}.npz", "arrays_sha256": digest})))
     json_path, npz_path = directory / f"{stem}.json", directory / f"{stem}.npz"
     old = runs.load_result(json_path)
     if old is not None and npz_path.exists():

@@ -75,26 +75,6 @@ def test_only_selects_grids_and_rejects_unknown_names():
     assert sweep.main(["--only", "gamma"]) == 2
 
 
-def test_entropy_and_quantized_map_bits():
-    assert sweep.entropy_bits(np.array([1, 1, 1, 1])) == pytest.approx(2.0)
-    assert sweep.entropy_bits(np.array([5, 0])) == 0.0
-    with pytest.raises(ValueError, match="non-negative"):
-        sweep.entropy_bits(np.array([0, 0]))
-    anchors = [0.0, 0.5, 1.0, 1.5]
-    half = np.zeros((2, 4, 4))  # image 0: half the pixels on anchor 0, half on anchor 1
-    half[0, :2] = 0.5
-    half[1] = 1.02  # image 1: all on anchor 2 (up to float16 rounding)
-    bits = sweep.quantized_map_bits(half, anchors)
-    assert bits["cap"] == pytest.approx(16 * 2.0)  # 16 pixels x log2 4
-    assert bits["per_image"] == pytest.approx((16 * 1.0 + 0.0) / 2)
-    # pooled: 8 pixels on anchor 0, 8 on anchor 1, 16 on anchor 2 -> H = 1.5 bits per pixel
-    assert bits["pooled"] == pytest.approx(16 * 1.5)
-    assert bits["used"] == 3
-    assert bits["per_image"] <= bits["pooled"] <= bits["cap"]
-    with pytest.raises(ValueError, match="N x H x W"):
-        sweep.quantized_map_bits(np.zeros((4, 4)), anchors)
-
-
 def _fake_run(root: Path, name: str, *, seed: int, beta: float, quantized: bool) -> runs.RunRecord:
     """A finished run folder as aibnb.train.fit writes it (config, metrics, final, provenance, maps)."""
     path = root / name
