@@ -1,5 +1,6 @@
-"""Shared test setup: the repository root and ``tools/`` are importable from every test, and the
-``isolated_runs`` fixture gives a test its own empty run cache."""
+"""Shared test setup: the repository root and the scripts of ``tools/build/`` (the book's build) and
+``tools/experiments/`` (the experiment drivers) are importable from every test, the ``isolated_runs``
+fixture gives a test its own empty run cache, and ``make_record`` makes run records without training."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-for path in (ROOT, ROOT / "tools"):
+for path in (ROOT, ROOT / "tools" / "experiments", ROOT / "tools" / "build"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 

@@ -23,7 +23,7 @@ The queue is meant to advance in the background over several working sessions:
 
 On a GPU machine, ``--out DIR`` also packs every stored run of the tier into ``DIR/results.tar.gz``
 after each run (what comes back from a lent machine), and :func:`unpack` brings such an archive
-home. ``tools/run_queue.py`` is the command line.
+home. ``tools/experiments/run_queue.py`` is the command line.
 """
 
 from __future__ import annotations

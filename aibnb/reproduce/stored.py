@@ -6,7 +6,7 @@ stored run is summarised as one **run row** (:func:`run_row`), the same dict whe
 written:
 
 * ``book/results/<profile>/index.json``, rewritten by the queue (:mod:`aibnb.reproduce.queue`,
-  ``tools/run_queue.py export --profile full``) after every stored run::
+  ``tools/experiments/run_queue.py export --profile full``) after every stored run::
 
       {"profile": "full", "description": "...", "runs": [<run row>, ...]}
 

@@ -565,7 +565,7 @@ def test_stored_gallery_sweep_has_what_the_chapter_draws() -> None:
     from aibnb import runs
 
     stored = runs.load_result(runs.results_dir("ci") / sweep_interpret.FILENAME)
-    assert stored is not None, "run `python tools/sweep_interpret.py --profile ci` to store the sweep"
+    assert stored is not None, "store the sweep: `python tools/experiments/sweep_interpret.py --profile ci`"
     prov = stored["provenance"]
     assert prov["profile"] == stored["profile"] == "ci" and prov["seed"] == stored["seed"] == 0
     assert prov["commit"] and prov["device"] and prov["created"]

@@ -1,4 +1,4 @@
-"""``tools/sweep.py``: the grids, the numbers it keeps from a run, and the stored files' round trip.
+"""``tools/experiments/sweep.py``: the grids, the numbers it keeps from a run, the stored files' round trip.
 
 Nothing here trains: a finished run is faked on disk in the layout of :mod:`aibnb.runs`.
 """

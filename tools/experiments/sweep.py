@@ -3,11 +3,11 @@
 
 Usage (``make sweep PROFILE=ci`` calls the first line)::
 
-    python tools/sweep.py --profile ci                  # every sweep, the profile's seeds
-    python tools/sweep.py --profile ci --only beta k    # some sweeps
-    python tools/sweep.py --profile ci --seeds 0        # other seeds
-    python tools/sweep.py --profile full                # the same grids at the paper's size (a GPU)
-    python tools/sweep.py --profile ci --dry-run        # list the grid points and which are cached
+    python tools/experiments/sweep.py --profile ci                  # every sweep, the profile's seeds
+    python tools/experiments/sweep.py --profile ci --only beta k    # some sweeps
+    python tools/experiments/sweep.py --profile ci --seeds 0        # other seeds
+    python tools/experiments/sweep.py --profile full                # the same grids at the paper's size
+    python tools/experiments/sweep.py --profile ci --dry-run        # the grid points, which are cached
 
 The sweeps (:data:`GRIDS`):
 
@@ -58,8 +58,8 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python tools/sweep.py` from anywhere, before the editable install
+ROOT = Path(__file__).resolve().parents[2]  # tools/experiments/ -> the repository root
+if str(ROOT) not in sys.path:  # run from anywhere, before the editable install
     sys.path.insert(0, str(ROOT))
 
 from aibnb import runs  # noqa: E402
@@ -309,7 +309,7 @@ def load_sweep(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     path = Path(path)
     data = runs.load_result(path)
     if data is None:
-        raise FileNotFoundError(f"{path} does not exist; compute it with `make sweep` (tools/sweep.py)")
+        raise FileNotFoundError(f"{path} does not exist; compute it with `make sweep` (this script)")
     arrays = load_arrays(path.with_name(data["arrays"]))
     if _arrays_digest(arrays) != data["arrays_sha256"]:
         raise ValueError(
@@ -416,7 +416,7 @@ def run_grid(grid: Grid, profile: str, seeds: Sequence[int], out_dir: Path) -> P
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tools/sweep.py", description=__doc__.splitlines()[0],
+        prog="tools/experiments/sweep.py", description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog="See the module doc for the grids.",
     )
     parser.add_argument("--profile", default="ci", choices=tuple(runs.PROFILES), help="default: ci")
@@ -433,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         grids = select_grids(args.only)
         seeds = check_seeds(args.seeds if args.seeds else DEFAULT_SEEDS.get(args.profile, (0,)))
     except ValueError as err:
-        print(f"tools/sweep.py: error: {err}", file=sys.stderr)
+        print(f"tools/experiments/sweep.py: error: {err}", file=sys.stderr)
         return 2
     out_dir = args.out if args.out is not None else runs.results_dir(args.profile)
     for grid in grids:

@@ -21,16 +21,16 @@ official evaluation (every test image of the profile, 4 x 4 samples), writing
 in the format of :mod:`aibnb.interpret.evaluation` (meant for ``--profile full`` on a GPU: the
 chapter draws that file when it exists).
 
-``collect`` builds the same file from the ``scores.json`` that ``tools/run_queue.py run`` computes
+``collect`` builds the same file from the ``scores.json`` that ``tools/experiments/run_queue.py run`` computes
 beside each full-profile run on the GPU machine (``aibnb.interpret.score_record``), once
-``tools/run_queue.py`` has stored them into ``book/results/<profile>/runs/``.
+``tools/experiments/run_queue.py`` has stored them into ``book/results/<profile>/runs/``.
 
 Usage::
 
-    python tools/sweep_interpret.py --profile ci            # gallery: about 9 runs x 20 s, two idle cores
-    python tools/sweep_interpret.py gallery --profile ci --threads 1
-    python tools/sweep_interpret.py table2 --profile full   # a GPU: 18 full trainings
-    python tools/sweep_interpret.py collect --profile full  # from exported runs with scores.json
+    python tools/experiments/sweep_interpret.py --profile ci   # gallery: about 9 runs x 20 s, two idle cores
+    python tools/experiments/sweep_interpret.py gallery --profile ci --threads 1
+    python tools/experiments/sweep_interpret.py table2 --profile full   # a GPU: 18 full trainings
+    python tools/experiments/sweep_interpret.py collect --profile full  # from exported runs with scores.json
 
 The chapter (``book/05_interpretability.ipynb``) reads the files; the gallery gets one panel per setting.
 """
@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root (tools/experiments/..)
 
 import numpy as np
 import torch
@@ -119,7 +119,8 @@ def table2(args: argparse.Namespace) -> int:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     stamp = runs.provenance(profile=args.profile, seed=None, device=device,
                             wall_time_s=time.perf_counter() - start,
-                            extra={"script": "tools/sweep_interpret.py table2", "seeds": list(TABLE2_SEEDS),
+                            extra={"script": "tools/experiments/sweep_interpret.py table2",
+                                   "seeds": list(TABLE2_SEEDS),
                                    "training_devices": sorted(d for d in devices if d)})
     I.save_table2(out, rows, dataset="fashion_mnist", profile=args.profile, conditions=conditions, taus=taus,
                   stamp=stamp)
@@ -134,7 +135,7 @@ def collect(args: argparse.Namespace) -> int:
     if not files:
         print(
             f"no scores.json under {root}; store full-profile runs first "
-            "(tools/run_queue.py export --profile full ARCHIVE)"
+            "(tools/experiments/run_queue.py export --profile full ARCHIVE)"
         )
         return 1
     scores = [runs.read_json(f) for f in files]
@@ -144,7 +145,8 @@ def collect(args: argparse.Namespace) -> int:
         used = [s for s in scores if s.get("dataset") == dataset and s.get("table2")]
         stamp = runs.provenance(
             profile=args.profile, seed=None, device="cpu", wall_time_s=None,
-            extra={"script": "tools/sweep_interpret.py collect", "runs": [s.get("run") for s in used],
+            extra={"script": "tools/experiments/sweep_interpret.py collect",
+                   "runs": [s.get("run") for s in used],
                    "note": "scores computed where the checkpoints were (aibnb.interpret.score_record)"},
         )
         out = runs.results_dir(args.profile) / f"table2_{dataset}.json"
@@ -228,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or runs.results_dir(args.profile) / FILENAME
     wall = time.perf_counter() - start
     stamp = runs.provenance(profile=args.profile, seed=SEED, device="cpu", wall_time_s=wall,
-                            extra={"script": "tools/sweep_interpret.py"})
+                            extra={"script": "tools/experiments/sweep_interpret.py"})
     runs.save_result(out, {
         "dataset": DATASET,
         "profile": args.profile,
