@@ -27,7 +27,8 @@ main ``vgg_aib`` run of chapter 2; the N_q = 20 point of ``k`` the main ``vgg_ai
 chapter 3). Training threads are left at torch's default, as in a papermill kernel, so that a
 chapter re-running a grid point on the same kind of machine reproduces the stored numbers.
 
-Each sweep is written as two files (no checkpoints):
+Each sweep is written as two files (no checkpoints), in the book's one format for stored maps
+(:func:`aibnb.runs.save_result_with_arrays`; :func:`aibnb.runs.load_result_with_arrays` reads them):
 
 * ``<name>_sweep.json``: a provenance stamp (commit, profile, seeds, device, versions, wall time
   of the runs), the grid, per point the resolved settings, the final test metrics, the per-epoch
@@ -46,9 +47,6 @@ change is not rewritten (its provenance stamp, date included, stays as it was).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -256,69 +254,6 @@ def summarize_values(points: Sequence[dict[str, Any]], axis: str) -> list[dict[s
 
 
 # ---------------------------------------------------------------------------------------------
-# Files
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: arrays[k] for k in sorted(arrays)})
-    return buf.getvalue()
-
-
-def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
-    """A content hash of the arrays (names, dtypes, shapes, bytes), independent of zip metadata."""
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def write_sweep(
-    directory: str | Path, stem: str, data: dict[str, Any], arrays: dict[str, np.ndarray],
-    *, stamp: dict[str, Any],
-) -> bool:
-    """Write ``<stem>.json`` (``data`` with ``stamp`` as ``"provenance"``) and ``<stem>.npz``.
-
-    Returns ``False`` and leaves both files untouched when they already hold the same data and
-    arrays (so re-running the sweep on cached runs changes nothing, not even the date).
-    """
-    directory = Path(directory)
-    digest = _arrays_digest(arrays)
-    payload = json.loads(json.dumps(json_safe({**data, "arrays": f"{stem}.npz", "arrays_sha256": digest})))
-    json_path, npz_path = directory / f"{stem}.json", directory / f"{stem}.npz"
-    old = runs.load_result(json_path)
-    if old is not None and npz_path.exists():
-        old_payload = {k: v for k, v in old.items() if k != "provenance"}
-        if old_payload == payload and _arrays_digest(load_arrays(npz_path)) == digest:
-            return False
-    blob = _npz_bytes(arrays)
-    runs.write_atomic(npz_path, lambda tmp: tmp.write_bytes(blob))
-    runs.save_result(json_path, payload, stamp=stamp)
-    return True
-
-
-def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    with np.load(Path(path)) as z:
-        return {k: z[k] for k in z.files}
-
-
-def load_sweep(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read ``<stem>.json`` and its ``.npz``; check that the arrays are the ones the JSON names."""
-    path = Path(path)
-    data = runs.load_result(path)
-    if data is None:
-        raise FileNotFoundError(f"{path} does not exist; compute it with `make sweep` (this script)")
-    arrays = load_arrays(path.with_name(data["arrays"]))
-    if _arrays_digest(arrays) != data["arrays_sha256"]:
-        raise ValueError(
-            f"{path.with_name(data['arrays'])} does not match {path.name} (sha256 differs); re-run the sweep"
-        )
-    return data, arrays
-
-
-# ---------------------------------------------------------------------------------------------
 # Running a sweep
 
 
@@ -408,7 +343,7 @@ def run_grid(grid: Grid, profile: str, seeds: Sequence[int], out_dir: Path) -> P
         "points": points,
         "summary": summarize_values(points, grid.axis),
     }
-    changed = write_sweep(out_dir, grid.stem, data, arrays, stamp=stamp)
+    changed = runs.save_result_with_arrays(out_dir / f"{grid.stem}.json", data, arrays, stamp=stamp)
     path = out_dir / f"{grid.stem}.json"
     print(f"{path}: {'written' if changed else 'unchanged'} ({len(points)} points)", flush=True)
     return path

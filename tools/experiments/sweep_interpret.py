@@ -6,11 +6,12 @@
 shared with the chapter, which trains the reference point β = 0.01 itself), scores each model's
 attention against the object masks of the first ``--num-images`` test scenes, picks the failure
 gallery at the reference point (VGG-aib, β = 0.01: confident predictions whose map misses the
-object) and stores, for every setting, the summary metrics and the maps of the gallery images
-(``gallery_maps_f16``: base64 of little-endian float16, shape ``gallery_maps_shape``), with a
-provenance stamp, in
+object) and stores, for every setting, the summary metrics and the maps of the gallery images,
+with a provenance stamp, in the book's one format for stored maps
+(:func:`aibnb.runs.save_result_with_arrays`)::
 
-    book/results/<profile>/interpret_sweep_cluttered_fashion.json
+    book/results/<profile>/interpret_sweep_cluttered_fashion.json   # the numbers; setting i has "index": i
+    book/results/<profile>/interpret_sweep_cluttered_fashion.npz    # s<i>_gallery_maps: float16, N x 16 x 16
 
 ``table2`` trains (or loads from the cache) the Fashion-MNIST attention models of the chapter at
 the profile, for three seeds, and scores them under the ten modifications of Table 2 with the
@@ -38,7 +39,6 @@ The chapter (``book/05_interpretability.ipynb``) reads the files; the gallery ge
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
 import time
 from pathlib import Path
@@ -83,9 +83,9 @@ def evaluate(record: runs.RunRecord, data: I.EvalData, attention: str) -> dict[s
     return {"exp": exp, "raw": raw, "structure": structure}
 
 
-def encode_maps(maps: np.ndarray) -> str:
-    """Maps as base64 of little-endian float16 (compact; decode with ``np.frombuffer(..., "<f2")``)."""
-    return base64.b64encode(np.ascontiguousarray(maps, dtype="<f2").tobytes()).decode("ascii")
+def gallery_key(index: int) -> str:
+    """The name of setting ``index``'s gallery maps in the ``.npz`` beside the JSON."""
+    return f"s{index}_gallery_maps"
 
 
 def rounded(array: np.ndarray, digits: int = 3) -> list:
@@ -198,14 +198,16 @@ def main(argv: list[str] | None = None) -> int:
                                   reference["structure"].area, min_confidence=threshold)
     labels = data.labels.numpy()
     gallery = I.round_robin(ranked, labels, limit=GALLERY_SIZE)  # several classes, most confident first
-    stored = []
-    for s, record, attention, ev in results:
+    stored, arrays = [], {}
+    for index, (s, record, attention, ev) in enumerate(results):
         exp, raw, structure = ev["exp"], ev["raw"], ev["structure"]
         c = exp.confidence.numpy()
         failures = I.confident_failures(c, structure.pointing, structure.mass, structure.area,
                                         min_confidence=float(np.quantile(c, CONFIDENCE_QUANTILE)))
         summary_raw, summary_structure = raw.summary(), structure.summary()
+        arrays[gallery_key(index)] = exp.maps[gallery, 0].numpy().astype(np.float16)
         stored.append({
+            "index": index,
             **s,
             "attention": attention,
             "run": record.name,
@@ -220,8 +222,6 @@ def main(argv: list[str] | None = None) -> int:
             "num_confident": int((c >= float(np.quantile(c, CONFIDENCE_QUANTILE))).sum()),
             "map_min": float(exp.maps.min()), "map_max": float(exp.maps.max()),
             "anchors": record.final.get("anchors"),
-            "gallery_maps_f16": encode_maps(exp.maps[gallery, 0].numpy()),
-            "gallery_maps_shape": list(exp.maps[gallery, 0].shape),
             "gallery_prediction": exp.predictions[gallery].tolist(),
             "gallery_confidence": rounded(c[gallery]),
             "gallery_pointing": rounded(raw.pointing[gallery]),
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - start
     stamp = runs.provenance(profile=args.profile, seed=SEED, device="cpu", wall_time_s=wall,
                             extra={"script": "tools/experiments/sweep_interpret.py"})
-    runs.save_result(out, {
+    changed = runs.save_result_with_arrays(out, {
         "dataset": DATASET,
         "profile": args.profile,
         "seed": SEED,
@@ -246,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "confidence_quantile": CONFIDENCE_QUANTILE,
         "settings": stored,
-    }, stamp=stamp)
-    print(f"wrote {out} ({wall:.0f} s)")
+    }, arrays, stamp=stamp)
+    print(f"{out}: {'written' if changed else 'unchanged'} ({wall:.0f} s)")
     return 0
 
 
