@@ -37,19 +37,19 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 install: $(INSTALLED)  ## create .venv and install aibnb with the book's pinned dependencies
 
 sysdeps:  ## Debian packages the checks need (chromium, chromium-driver, dataset-fashion-mnist), when root
-	bash tools/sysdeps.sh
+	bash tools/build/sysdeps.sh
 
 data: install  ## obtain Fashion-MNIST into $(AIBNB_DATA)
 	$(PY) -m aibnb data fetch fashion_mnist
 
 vendor: install  ## MathJax, require.js and the widget manager from the npm registry, for offline HTML
-	$(PY) tools/book.py vendor
+	$(PY) tools/build/book.py vendor
 
 execute: install data  ## run every chapter with papermill at PROFILE (default ci)
-	$(PY) tools/book.py execute --profile $(PROFILE)
+	$(PY) tools/build/book.py execute --profile $(PROFILE)
 
 html: vendor  ## build the HTML book from the executed chapters
-	$(PY) tools/book.py html
+	$(PY) tools/build/book.py html
 
 book: execute html  ## execute every chapter at PROFILE and build the HTML book into _build/html
 
@@ -61,16 +61,16 @@ test-fast: install  ## unit tests only, without the slow ones
 
 run: install data  ## re-run one chapter: make run CHAPTER=02_vib_loss ARGS="-p beta 0.1"
 	@test -n "$(CHAPTER)" || { echo "usage: make run CHAPTER=01_mi_bounds ARGS='-p name value'"; exit 2; }
-	$(PY) tools/book.py execute $(if $(filter command line environment,$(origin PROFILE)),--profile $(PROFILE)) --chapter $(CHAPTER) -- $(ARGS)
+	$(PY) tools/build/book.py execute $(if $(filter command line environment,$(origin PROFILE)),--profile $(PROFILE)) --chapter $(CHAPTER) -- $(ARGS)
 
 sweep: install data  ## recompute the stored β/K sweeps of chapters 2, 3 and 5 at PROFILE
-	$(PY) tools/sweep.py --profile $(PROFILE)
-	$(PY) tools/sweep_interpret.py gallery --profile $(PROFILE)
+	$(PY) tools/experiments/sweep.py --profile $(PROFILE)
+	$(PY) tools/experiments/sweep_interpret.py gallery --profile $(PROFILE)
 
 LAB_SECONDS ?= 36000
 lab: install data  ## extend the stored lab tier: two single-thread workers, resumable (LAB_SECONDS=36000)
-	$(PY) tools/run_queue.py run --profile lab --jobs 2 --time-limit $(LAB_SECONDS) --log-dir runs/lab-logs
-	$(PY) tools/run_queue.py status --profile lab
+	$(PY) tools/experiments/run_queue.py run --profile lab --jobs 2 --time-limit $(LAB_SECONDS) --log-dir runs/lab-logs
+	$(PY) tools/experiments/run_queue.py status --profile lab
 
 lint: install  ## ruff over the library, tools, tests and notebooks
 	$(PY) -m ruff check aibnb tools tests book

@@ -16,7 +16,7 @@ viz        figures and widgets with fixed colour scales
 runs       run records and stored results
 storage    atomic writes, files read with clear errors
 provenance commit, device, versions of a stored result
-reproduce  the stored evidence tiers: plans, queue, paired statistics, verdicts, claims
+reproduce  the paper's tables as data; the stored evidence tiers: plans, queue, statistics, claims
 chapter    what every chapter needs besides its science (glue, parameters, captions)
 ========== ==================================================================
 

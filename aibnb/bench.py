@@ -15,6 +15,10 @@ device, never by timed tests (which flake).
   at a small width; on a GPU at width 1.
 
 ``--json PATH`` also writes the figures with a provenance stamp (chapter 4 draws stored GPU results).
+
+The two timers are :func:`time_it` (median seconds of a step after warm-up calls, synchronising a
+GPU) and :func:`inference_ms_per_image` (one evaluation forward per image, the paper's Table 4
+convention), which chapter 4 also calls for its live cost table.
 """
 
 from __future__ import annotations
@@ -54,6 +58,34 @@ def time_it(step: Callable[[], Any], device: torch.device, *, warmup: int, repea
         _sync(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+@torch.no_grad()
+def inference_ms_per_image(
+    model: torch.nn.Module,
+    batch_size: int,
+    *,
+    in_channels: int = 3,
+    image_size: int = 32,
+    repeats: int = 3,
+    warmup: int = 1,
+    device: str | torch.device = "cpu",
+    memory_format: torch.memory_format = torch.contiguous_format,
+) -> float:
+    """Median wall time of one evaluation forward, per image, in ms (the model's eval samples).
+
+    ``warmup`` untimed calls, then ``repeats`` timed calls on a random batch (in ``memory_format``).
+    """
+    if batch_size < 1 or repeats < 1 or warmup < 0:
+        raise ValueError(
+            f"batch_size and repeats must be >= 1 and warmup >= 0, got {batch_size}, {repeats}, {warmup}"
+        )
+    device = torch.device(device)
+    model = model.to(device).eval()
+    x = torch.randn(batch_size, in_channels, image_size, image_size, device=device)
+    x = x.contiguous(memory_format=memory_format)
+    seconds = time_it(lambda: model(x), device, warmup=warmup, repeats=repeats)
+    return 1e3 * seconds / batch_size
 
 
 def _model(name: str, width: float, num_classes: int = 10, in_channels: int = 3, **options: Any):
@@ -359,14 +391,13 @@ def _paper_one(
     engine_ips, ref_ips = images / t_engine, images / t_ref
     tflops = engine_ips * macs * 2 * 3 / 1e12  # forward + backward ~ 3 forwards, 2 FLOPs per MAC
     peak = _peak_tflops(device)
-    model.eval()
-    infer = {}
-    with torch.no_grad():
-        for b in (1, 256):
-            x = torch.randn(b, in_channels, 32, 32, device=device).contiguous(memory_format=fmt)
-            infer[f"batch_{b}"] = (
-                time_it(lambda x=x: model(x), device, warmup=3, repeats=args.repeats * 3) / b * 1e3
-            )
+    infer = {
+        f"batch_{b}": inference_ms_per_image(
+            model, b, in_channels=in_channels, warmup=3, repeats=args.repeats * 3, device=device,
+            memory_format=fmt,
+        )
+        for b in (1, 256)
+    }
     return {
         "macs_per_image": macs,
         "engine_images_per_s": engine_ips,

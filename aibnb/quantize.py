@@ -14,13 +14,19 @@ The official code (``VGG-backbone-32/sonnet_vqvae_torch.py``; the WRN copy is id
 initialises the anchors at ``linspace(0, 1, K)`` and updates them by gradient, not EMA. How fast
 they move differs by script; :func:`param_groups` reproduces each behaviour as an explicit choice
 (``anchor_lr="base" | "ratio" | "frozen"``).
+
+With K anchors a quantised H x W map can say at most ``H * W * log2 K`` bits.
+:func:`quantized_map_bits` measures how many of them stored maps use (the plug-in entropy of their
+anchor indices, :func:`entropy_bits`); the stored K sweep and chapter 3 both count with it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -132,6 +138,46 @@ def soft_quantize(x: Tensor, anchors: Tensor, temperature: float) -> Tensor:
         raise ValueError(f"soft_quantize: temperature must be > 0, got {temperature}")
     weights = torch.softmax(-((x.unsqueeze(-1) - anchors) ** 2) / temperature, dim=-1)
     return (weights * anchors).sum(dim=-1)
+
+
+def entropy_bits(counts: np.ndarray) -> float:
+    """Shannon entropy (bits) of the empirical distribution given by non-negative ``counts``."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 1 or np.any(counts < 0) or counts.sum() <= 0:
+        raise ValueError(
+            f"counts must be a 1-d array of non-negative numbers with a positive sum, got {counts!r}"
+        )
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def quantized_map_bits(maps: np.ndarray, anchors: Sequence[float]) -> dict[str, float]:
+    """How many bits the quantised maps use, against the cap ``H * W * log2 K``.
+
+    ``maps`` (N x H x W, or N x 1 x H x W) hold anchor values; each pixel is assigned to its
+    nearest anchor. ``per_image``: the mean over images of ``H * W * H(histogram of that image's
+    anchor indices)``, the length of the map under a code fitted to the image's own histogram
+    (not counting the histogram); ``pooled``: ``H * W * H(histogram over all images)``, the code
+    length with one histogram for the data set (>= ``per_image`` by concavity). Both are at most
+    ``cap = H * W * log2 K``; ``used``: anchors used by at least one pixel.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim == 4 and maps.shape[1] == 1:
+        maps = maps[:, 0]
+    if maps.ndim != 3 or maps.shape[0] == 0:
+        raise ValueError(f"maps must be N x H x W (or N x 1 x H x W) with N >= 1, got {maps.shape}")
+    anchors = np.asarray(anchors, dtype=np.float64)
+    if anchors.ndim != 1 or anchors.size == 0:
+        raise ValueError("anchors must be a non-empty 1-d sequence of anchor values")
+    k, pixels = anchors.size, maps.shape[1] * maps.shape[2]
+    index = np.abs(maps[..., None] - anchors).argmin(axis=-1).reshape(maps.shape[0], -1)
+    counts = np.stack([np.bincount(row, minlength=k) for row in index])
+    return {
+        "per_image": float(np.mean([pixels * entropy_bits(c) for c in counts])),
+        "pooled": pixels * entropy_bits(counts.sum(axis=0)),
+        "cap": pixels * math.log2(k) if k > 1 else 0.0,
+        "used": int((counts.sum(axis=0) > 0).sum()),
+    }
 
 
 def anchor_parameters(model: nn.Module) -> list[nn.Parameter]:

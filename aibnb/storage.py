@@ -4,10 +4,16 @@ Every result of this book (run records, stored tiers, sweeps, checkpoints, cache
 through :func:`write_atomic`: into a temporary file beside the target, then renamed over it, so a
 reader never sees half a file and a crash leaves the old file or the new one. :func:`read_json`
 and :func:`read_jsonl` name the file when it is damaged (:class:`DamagedFileError`).
+
+Arrays (attention maps, images, predictions) are stored as compressed ``.npz`` files
+(:func:`write_npz`, :func:`read_npz`); :func:`arrays_digest` is a hash of their content (names,
+dtypes, shapes, bytes) that does not depend on the zip's metadata, so a JSON file that names an
+``.npz`` can also say which arrays it belongs with (:func:`aibnb.runs.save_result_with_arrays`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -18,9 +24,11 @@ from typing import Any
 
 __all__ = [
     "DamagedFileError",
+    "arrays_digest",
     "json_safe",
     "read_json",
     "read_jsonl",
+    "read_npz",
     "write_atomic",
     "write_json",
     "write_jsonl",
@@ -113,3 +121,23 @@ def write_npz(path: str | os.PathLike[str], arrays: dict[str, Any]) -> None:
             np.savez_compressed(fh, **arrays)
 
     write_atomic(path, write)
+
+
+def read_npz(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Every array of the ``.npz`` file ``path``, loaded into memory (numpy arrays by name)."""
+    import numpy as np
+
+    with np.load(Path(path)) as z:
+        return {k: z[k] for k in z.files}
+
+
+def arrays_digest(arrays: dict[str, Any]) -> str:
+    """A SHA-256 of the arrays' names, dtypes, shapes and bytes, independent of zip metadata."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()

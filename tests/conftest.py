@@ -1,5 +1,6 @@
-"""Shared test setup: the repository root and ``tools/`` are importable from every test, and the
-``isolated_runs`` fixture gives a test its own empty run cache."""
+"""Shared test setup: the repository root and the scripts of ``tools/build/`` (the book's build) and
+``tools/experiments/`` (the experiment drivers) are importable from every test, the ``isolated_runs``
+fixture gives a test its own empty run cache, and ``make_record`` makes run records without training."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-for path in (ROOT, ROOT / "tools"):
+for path in (ROOT, ROOT / "tools" / "experiments", ROOT / "tools" / "build"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
@@ -19,3 +20,21 @@ def isolated_runs(tmp_path, monkeypatch):
     """Point ``$AIBNB_RUNS`` at a fresh folder, so a test neither reads nor writes the real cache."""
     monkeypatch.setenv("AIBNB_RUNS", str(tmp_path / "runs"))
     return tmp_path / "runs"
+
+
+@pytest.fixture
+def make_record(tmp_path):
+    """A factory of finished run records without training (what readers of run records see).
+
+    ``make_record("vgg_aib", seed, error, beta=0.01)``: a :class:`aibnb.runs.RunRecord` of a
+    ``cifar10`` run whose config holds ``config`` on top of the defaults; nothing is written.
+    """
+    from aibnb.runs import RunRecord
+
+    def make(model: str, seed: int, error: float, **config) -> RunRecord:
+        cfg = {"model": model, "dataset": "cifar10", "seed": seed, "epochs": 200, "beta": 0.0, **config}
+        final = {"test_error": error, "best_epoch": 7, "num_anchors": None}
+        prov = {"device": "cuda (a GPU)", "commit": "abc123", "created": "2026-01-01T00:00:00+00:00"}
+        return RunRecord(path=tmp_path / f"{model}-{seed}", config=cfg, final=final, provenance=prov)
+
+    return make

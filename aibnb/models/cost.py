@@ -6,12 +6,23 @@ statistics included: 20.05 M for VGG-aib), its WRN numbers are ``parameters()`` 
 counts a module once per parent it is registered under, which inflates the official WRN (whose
 group 3 and attention branch are registered twice) from 12.38 G to 39.14 G. :func:`count_macs`
 counts each Conv2d / Linear application once, so it gives the true count.
+
+:func:`cost_table` lays both counts out per model at any width, for chapter 4 to set beside the
+paper's Tables 3-4 (:func:`aibnb.reproduce.paper.paper_cost_table`). It builds the models on the
+``meta`` device (:func:`meta_model`): shapes only, no memory and no time, so the paper's width-1
+models are counted on a laptop. Timings are measured elsewhere (:mod:`aibnb.bench`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 
 def count_parameters(model: nn.Module, *, include_buffers: bool = False) -> int:
@@ -63,3 +74,41 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...], *, num_samples: i
             h.remove()
         model.train(was_training)
     return total
+
+
+def meta_model(name: str, num_classes: int, in_channels: int, image_size: int, width: float) -> nn.Module:
+    """The registry model ``name`` built on the ``meta`` device: its shapes, without memory or time."""
+    from aibnb.models import build_model
+
+    with torch.device("meta"):
+        return build_model(name, num_classes, width=width, in_channels=in_channels, image_size=image_size)
+
+
+def cost_table(
+    models: Sequence[str],
+    *,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    image_size: int = 32,
+    width: float = 1.0,
+) -> pd.DataFrame:
+    """Parameters (``parameters()`` and ``state_dict`` sizes, millions) and MACs (G) at ``width``.
+
+    Models are built on the ``meta`` device: shapes only, no memory, no time. MACs are one
+    deterministic pass of one image (:func:`count_macs`, every Conv2d/Linear application counted
+    once).
+    """
+    import pandas as pd  # the book's dependency, not the library's: imported when a table is asked for
+
+    rows = []
+    for name in models:
+        model = meta_model(name, num_classes, in_channels, image_size, width)
+        rows.append(
+            {
+                "model": name,
+                "parameters (M)": count_parameters(model) / 1e6,
+                "state_dict (M)": count_parameters(model, include_buffers=True) / 1e6,
+                "MACs (G)": count_macs(model, (1, in_channels, image_size, image_size)) / 1e9,
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")

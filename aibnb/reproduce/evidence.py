@@ -21,6 +21,7 @@ import pandas as pd
 
 from aibnb import runs
 from aibnb.reproduce import stats
+from aibnb.reproduce.paper import table1_beta
 
 __all__ = ["Tier", "plateau"]
 
@@ -71,12 +72,9 @@ class Tier:
         Without ``beta`` or ``num_anchors``, the model's defaults are meant (the official beta,
         the default K), so that the runs of the beta and K sweeps are not mixed into Table 1.
         """
-        from aibnb.models import spec
-
         found = [r for r in self.records if r.config["model"] == model and r.config["dataset"] == dataset]
         if "beta" not in settings and found:
-            kind = spec(model).kind
-            settings["beta"] = spec(model).recipe.get("beta") if kind in ("vib", "aib", "aib_qt") else 0.0
+            settings["beta"] = table1_beta(model)
         default_k = "num_anchors" not in settings
         out: dict[int, runs.RunRecord] = {}
         for r in found:

@@ -19,11 +19,11 @@ The queue is meant to advance in the background over several working sessions:
   :data:`~aibnb.train.engine.TRAINING_CODE_VERSION` and one CPU thread count, and the queue refuses
   to add a run that differs (:class:`TierMismatchError`);
 * every finished run is **exported** at once (written into a temporary folder, then renamed), and
-  ``index.json`` lists the stored runs.
+  ``index.json`` lists the stored runs (one :func:`~aibnb.reproduce.stored.run_row` each).
 
 On a GPU machine, ``--out DIR`` also packs every stored run of the tier into ``DIR/results.tar.gz``
 after each run (what comes back from a lent machine), and :func:`unpack` brings such an archive
-home. ``tools/run_queue.py`` is the command line.
+home. ``tools/experiments/run_queue.py`` is the command line.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from typing import Any
 
 from aibnb import runs
 from aibnb.reproduce.plan import PlannedRun, plan
+from aibnb.reproduce.stored import run_row
 
 __all__ = [
     "KEEP",
@@ -190,32 +191,6 @@ def export_run(run_dir: Path, store: Path) -> Path:
     return target
 
 
-def index_row(run_dir: Path) -> dict[str, Any]:
-    """One line of ``index.json``: what the chapters look a stored run up by."""
-    rec = runs.RunRecord.load(run_dir)
-    cfg, final, prov = rec.config, rec.final or {}, rec.provenance or {}
-    return {
-        "run": run_dir.name,
-        "model": cfg["model"],
-        "dataset": cfg["dataset"],
-        "seed": cfg["seed"],
-        "epochs": cfg["epochs"],
-        "beta": cfg.get("beta"),
-        "num_anchors": final.get("num_anchors"),
-        "latent_dim": cfg.get("latent_dim"),
-        "loss_units": cfg.get("loss_units"),
-        "test_error": final.get("test_error"),
-        "best_epoch": final.get("best_epoch"),
-        "device": prov.get("device"),
-        "training_code": prov.get("training_code"),
-        "commit": prov.get("commit"),
-        "created": prov.get("created"),
-        "wall_time_s": prov.get("wall_time_s"),
-        "has_scores": (run_dir / "scores.json").exists(),
-        "has_predictions": (run_dir / "predictions.npz").exists(),
-    }
-
-
 def build_index(store: Path, profile: str) -> dict[str, Any]:
     """Rewrite ``store/index.json`` from the stored runs (under a lock: workers share it)."""
     from aibnb.train.profiles import profile as get_profile
@@ -224,7 +199,7 @@ def build_index(store: Path, profile: str) -> dict[str, Any]:
         index = {
             "profile": profile,
             "description": get_profile(profile).description,
-            "runs": [index_row(d) for d in stored_runs(store)],
+            "runs": [run_row(runs.RunRecord.load(d)) for d in stored_runs(store)],
         }
         runs.write_json(store / "index.json", index)
         write_claims(store, profile)

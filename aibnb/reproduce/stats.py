@@ -1,4 +1,8 @@
-"""Paired statistics that can decide a claim, and the book's one verdict vocabulary.
+"""Statistics over seeds: the mean ± std the tables show, and the paired tests that decide a claim.
+
+:func:`summarize` is the book's one mean ± standard deviation over seeds (:class:`Summary`: the
+sample standard deviation, ``ddof=1``, and always the count), used by the chapters' tables and the
+stored sweeps alike.
 
 A claim says that model A is better than model B (a lower test error, or a higher score). The
 models are trained with the same seeds, and a seed fixes the data order and the initialisation
@@ -30,7 +34,7 @@ The verdict (:func:`verdict`), one of :data:`VERDICTS`:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -42,11 +46,13 @@ __all__ = [
     "SMALLEST_EFFECT",
     "VERDICTS",
     "ClaimResult",
+    "Summary",
     "detectable_difference",
     "holm",
     "mcnemar",
     "paired_claim",
     "paired_interval",
+    "summarize",
     "tost",
     "verdict",
 ]
@@ -63,6 +69,37 @@ def _finite(name: str, values: Sequence[float]) -> np.ndarray:
     if a.ndim != 1 or not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be a 1-d sequence of finite numbers, got {values!r}")
     return a
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean, sample standard deviation (``ddof=1``; NaN for one value) and count."""
+
+    mean: float
+    std: float
+    n: int
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def format(self, digits: int = 2) -> str:
+        """``"23.95 ± 0.41"``; a single value has no spread: ``"23.95 (n=1)"``."""
+        if self.n < 2 or not math.isfinite(self.std):
+            return f"{self.mean:.{digits}f} (n={self.n})"
+        return f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
+
+
+def summarize(values: Iterable[float]) -> Summary:
+    """:class:`Summary` of ``values`` (finite numbers, e.g. one per seed; at least one)."""
+    vals = [float(v) for v in values]
+    if not vals:
+        raise ValueError("summarize: values is empty; pass at least one number (one per seed)")
+    bad = [v for v in vals if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"summarize: values must be finite numbers, got {bad}")
+    a = np.asarray(vals, dtype=float)
+    std = float(a.std(ddof=1)) if len(a) > 1 else math.nan
+    return Summary(mean=float(a.mean()), std=std, n=len(a))
 
 
 def paired_interval(diffs: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:

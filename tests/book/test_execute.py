@@ -1,6 +1,6 @@
 """Every chapter runs through papermill at the ci profile, completely and within its budget.
 
-This is the papermill run of ``make test``: the same function as ``tools/book.py execute``
+This is the papermill run of ``make test``: the same function as ``tools/build/book.py execute``
 (``book_execute.execute_chapter``), so what passes here is what ``make book`` renders. The
 second half checks that the machinery itself catches failures, on tiny throwaway notebooks.
 """

@@ -3,12 +3,20 @@
 import math
 
 import hypothesis.strategies as st
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from torch import nn
 
-from aibnb.quantize import AnchorQuantizer, anchor_parameters, param_groups, soft_quantize
+from aibnb.quantize import (
+    AnchorQuantizer,
+    anchor_parameters,
+    entropy_bits,
+    param_groups,
+    quantized_map_bits,
+    soft_quantize,
+)
 
 
 def test_linspace_init_includes_both_ends():
@@ -172,3 +180,23 @@ def test_param_groups_rejects_bad_input():
     with pytest.raises(ValueError, match="lr > 0"):
         param_groups(_Net(), 0.0)
     assert math.isfinite(param_groups(_Net(), 0.1)[0]["lr"])
+
+
+def test_entropy_and_quantized_map_bits():
+    assert entropy_bits(np.array([1, 1, 1, 1])) == pytest.approx(2.0)
+    assert entropy_bits(np.array([5, 0])) == 0.0
+    with pytest.raises(ValueError, match="non-negative"):
+        entropy_bits(np.array([0, 0]))
+    anchors = [0.0, 0.5, 1.0, 1.5]
+    half = np.zeros((2, 4, 4))  # image 0: half the pixels on anchor 0, half on anchor 1
+    half[0, :2] = 0.5
+    half[1] = 1.02  # image 1: all on anchor 2 (up to float16 rounding)
+    bits = quantized_map_bits(half, anchors)
+    assert bits["cap"] == pytest.approx(16 * 2.0)  # 16 pixels x log2 4
+    assert bits["per_image"] == pytest.approx((16 * 1.0 + 0.0) / 2)
+    # pooled: 8 pixels on anchor 0, 8 on anchor 1, 16 on anchor 2 -> H = 1.5 bits per pixel
+    assert bits["pooled"] == pytest.approx(16 * 1.5)
+    assert bits["used"] == 3
+    assert bits["per_image"] <= bits["pooled"] <= bits["cap"]
+    with pytest.raises(ValueError, match="N x H x W"):
+        quantized_map_bits(np.zeros((4, 4)), anchors)

@@ -15,7 +15,7 @@ from aibnb.reproduce.evidence import Tier
 from aibnb.reproduce.plan import plan
 
 REPO = Path(__file__).resolve().parents[2]
-TOOL = [sys.executable, str(REPO / "tools" / "run_queue.py")]
+TOOL = [sys.executable, str(REPO / "tools" / "experiments" / "run_queue.py")]
 SMALL = [
     "--override",
     "train_subset=256",

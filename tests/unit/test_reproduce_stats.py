@@ -89,3 +89,22 @@ def test_paired_claim_orients_the_advantage_and_decide_applies_holm():
     assert scores.advantage == pytest.approx(10.5)
     with pytest.raises(ValueError, match="share no seed"):
         stats.paired_claim("x", "a", "b", {0: 1.0}, {1: 2.0})
+
+
+def test_summarize_gives_the_sample_std_and_counts():
+    s = stats.summarize([1.0, 2.0, 3.0])
+    assert s.mean == 2.0 and s.std == 1.0 and s.n == 3  # ddof = 1
+    assert str(s) == "2.00 ± 1.00"
+    one = stats.summarize([4.5])
+    assert one.n == 1 and math.isnan(one.std) and one.format() == "4.50 (n=1)"
+    with pytest.raises(ValueError, match="empty"):
+        stats.summarize([])
+    with pytest.raises(ValueError, match="finite"):
+        stats.summarize([1.0, float("nan")])
+
+
+def test_summarize_is_numpys_mean_and_sample_std_to_the_bit():
+    """The stored sweeps' summaries were computed with numpy: the one summary must give the same bits."""
+    values = [20.009999999999998, 21.01, 23.300000000000004]
+    s = stats.summarize(iter(values))
+    assert s.mean == float(np.mean(values)) and s.std == float(np.std(values, ddof=1))

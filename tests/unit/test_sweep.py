@@ -1,4 +1,4 @@
-"""``tools/sweep.py``: the grids, the numbers it keeps from a run, and the stored files' round trip.
+"""``tools/experiments/sweep.py``: the grids, the numbers it keeps from a run, its stored points' round trip.
 
 Nothing here trains: a finished run is faked on disk in the layout of :mod:`aibnb.runs`.
 """
@@ -75,26 +75,6 @@ def test_only_selects_grids_and_rejects_unknown_names():
     assert sweep.main(["--only", "gamma"]) == 2
 
 
-def test_entropy_and_quantized_map_bits():
-    assert sweep.entropy_bits(np.array([1, 1, 1, 1])) == pytest.approx(2.0)
-    assert sweep.entropy_bits(np.array([5, 0])) == 0.0
-    with pytest.raises(ValueError, match="non-negative"):
-        sweep.entropy_bits(np.array([0, 0]))
-    anchors = [0.0, 0.5, 1.0, 1.5]
-    half = np.zeros((2, 4, 4))  # image 0: half the pixels on anchor 0, half on anchor 1
-    half[0, :2] = 0.5
-    half[1] = 1.02  # image 1: all on anchor 2 (up to float16 rounding)
-    bits = sweep.quantized_map_bits(half, anchors)
-    assert bits["cap"] == pytest.approx(16 * 2.0)  # 16 pixels x log2 4
-    assert bits["per_image"] == pytest.approx((16 * 1.0 + 0.0) / 2)
-    # pooled: 8 pixels on anchor 0, 8 on anchor 1, 16 on anchor 2 -> H = 1.5 bits per pixel
-    assert bits["pooled"] == pytest.approx(16 * 1.5)
-    assert bits["used"] == 3
-    assert bits["per_image"] <= bits["pooled"] <= bits["cap"]
-    with pytest.raises(ValueError, match="N x H x W"):
-        sweep.quantized_map_bits(np.zeros((4, 4)), anchors)
-
-
 def _fake_run(root: Path, name: str, *, seed: int, beta: float, quantized: bool) -> runs.RunRecord:
     """A finished run folder as aibnb.train.fit writes it (config, metrics, final, provenance, maps)."""
     path = root / name
@@ -157,7 +137,8 @@ def test_summary_averages_grid_points_over_seeds_only(tmp_path):
     assert rows[1]["test_error_std"] is None  # one seed: no spread
 
 
-def test_files_round_trip_and_rewriting_the_same_content_is_a_no_op(tmp_path):
+def test_a_sweeps_points_and_maps_round_trip_through_the_stored_format(tmp_path):
+    """What run_grid stores (a summarised point, its maps) reads back as it was written."""
     record = _fake_run(tmp_path / "runs", "qt", seed=0, beta=0.01, quantized=True)
     point, maps = sweep.summarize_run(record)
     point["index"], point["role"] = 0, "grid"
@@ -165,37 +146,21 @@ def test_files_round_trip_and_rewriting_the_same_content_is_a_no_op(tmp_path):
     data = {"sweep": "k", "axis": "num_anchors", "points": [point],
             "summary": sweep.summarize_values([point], "num_anchors")}
     stamp = runs.provenance(profile="ci", seed=0, device="cpu")
-    out = tmp_path / "results"
-    assert sweep.write_sweep(out, "k_sweep", data, arrays, stamp=stamp) is True
-    loaded, loaded_arrays = sweep.load_sweep(out / "k_sweep.json")
+    out = tmp_path / "results" / "k_sweep.json"
+    assert runs.save_result_with_arrays(out, data, arrays, stamp=stamp) is True
+    loaded, loaded_arrays = runs.load_result_with_arrays(out)
     assert loaded["provenance"]["profile"] == "ci" and loaded["provenance"]["commit"]
     assert loaded["points"][0]["final"]["test_error"] == point["final"]["test_error"]
+    assert loaded["points"][0]["final"]["test_att_outside"] is None
     assert loaded["arrays"] == "k_sweep.npz"
     assert set(loaded_arrays) == set(arrays)
     for key, value in arrays.items():
         assert loaded_arrays[key].dtype == value.dtype
         np.testing.assert_array_equal(loaded_arrays[key], value)
-    json.loads((out / "k_sweep.json").read_text())  # strict JSON (no NaN tokens)
-    assert "NaN" not in (out / "k_sweep.json").read_text()
-
-    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    later = runs.provenance(profile="ci", seed=0, device="cpu", wall_time_s=99.0)
-    assert sweep.write_sweep(out, "k_sweep", data, arrays, stamp=later) is False
-    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
-
-    arrays["p0_attention"] = arrays["p0_attention"] + np.float16(0.5)
-    assert sweep.write_sweep(out, "k_sweep", data, arrays, stamp=later) is True
-    assert runs.load_result(out / "k_sweep.json")["provenance"]["wall_time_s"] == 99.0
-
-
-def test_load_sweep_detects_mismatched_arrays(tmp_path):
-    arrays = {"images": np.zeros((2, 1, 4, 4), dtype=np.uint8)}
-    sweep.write_sweep(tmp_path, "s", {"points": []}, arrays, stamp={"profile": "ci"})
-    np.savez_compressed(tmp_path / "s.npz", images=np.ones((2, 1, 4, 4), dtype=np.uint8))
-    with pytest.raises(ValueError, match="sha256"):
-        sweep.load_sweep(tmp_path / "s.json")
-    with pytest.raises(FileNotFoundError, match="make sweep"):
-        sweep.load_sweep(tmp_path / "absent.json")
+    json.loads(out.read_text())  # strict JSON (no NaN tokens)
+    assert "NaN" not in out.read_text()
+    # the same points again (cached runs): nothing is rewritten
+    assert runs.save_result_with_arrays(out, data, arrays, stamp=stamp) is False
 
 
 @pytest.mark.parametrize("profile", ["ci", "full"])
@@ -206,7 +171,7 @@ def test_stored_sweeps_when_present_are_complete_and_stamped(profile):
     if not found:
         pytest.skip(f"no stored sweeps for profile {profile}")
     for grid in found:
-        data, arrays = sweep.load_sweep(directory / f"{grid.stem}.json")
+        data, arrays = runs.load_result_with_arrays(directory / f"{grid.stem}.json")
         prov = data["provenance"]
         for key in ("commit", "profile", "device", "versions", "wall_time_s", "seeds"):
             assert prov.get(key) is not None, (grid.name, key)

@@ -1,6 +1,6 @@
 """Where the book's pieces live, and which chapters the table of contents lists.
 
-Shared by ``tools/book.py`` (vendor / execute / html) and the tests in ``tests/book`` so that
+Shared by ``tools/build/book.py`` (vendor / execute / html) and the tests in ``tests/book`` so that
 the command line and the tests agree on paths, chapter names and notebook metadata.
 
 Layout (relative to the repository root, which is also the Jupyter Book root):
@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # tools/build/ -> the repository root
 TOC = ROOT / "_toc.yml"
 CONFIG = ROOT / "_config.yml"
 BUILD = ROOT / "_build"
@@ -33,9 +33,9 @@ SITE = BUILD / "site"
 HTML = BUILD / "html"
 SCREENSHOTS = BUILD / "screenshots"
 VENDOR = ROOT / "_vendor"
-VENDOR_LOCK = ROOT / "tools" / "vendor.lock.json"
+VENDOR_LOCK = Path(__file__).resolve().with_name("vendor.lock.json")
 
-#: The appendix page that ``tools/book.py html`` regenerates from ``timings.json``.
+#: The appendix page that ``tools/build/book.py html`` regenerates from ``timings.json``.
 TIMINGS_PAGE = "book/timings"
 
 PROFILES = ("ci", "full")

@@ -1,4 +1,4 @@
-"""``tools/book.py execute``: run the chapters with papermill and check that they really ran.
+"""``tools/build/book.py execute``: run the chapters with papermill and check that they really ran.
 
 Each chapter ``book/<name>.ipynb`` (sources have no outputs) is executed by the papermill
 command line into ``_build/executed/book/<name>.ipynb`` with ``-p profile <profile>`` and any
@@ -57,7 +57,7 @@ class ExecuteError(RuntimeError):
 
 
 @dataclass
-class RunRecord:
+class ChapterExecution:
     """What ``timings.json`` keeps about one execution of one chapter."""
 
     chapter: str
@@ -128,7 +128,7 @@ def check_extra_args(extra_args: Sequence[str]) -> list[str]:
                 "--profile (make: PROFILE=full) or a single `-p profile NAME`"
             )
         if arg.split("=", 1)[0] in ("--cwd", "--prepare-only", "--stdout-file", "--stderr-file"):
-            raise ExecuteError(f"extra papermill argument {arg!r} is controlled by tools/book.py")
+            raise ExecuteError(f"extra papermill argument {arg!r} is controlled by tools/build/book.py")
     return args
 
 
@@ -189,7 +189,7 @@ def check_executed(nb: dict) -> list[str]:
     return problems
 
 
-def _run_note(record: RunRecord) -> str:
+def _run_note(record: ChapterExecution) -> str:
     params = ", ".join(f"`{k} = {v!r}`" for k, v in record.parameters.items())
     budget = (
         f" (budget at the ci profile: {record.budget_s:g} s)" if record.profile == "ci" else ""
@@ -203,7 +203,7 @@ def _run_note(record: RunRecord) -> str:
     )
 
 
-def prepare_for_page(nb: dict, record: RunRecord) -> dict:
+def prepare_for_page(nb: dict, record: ChapterExecution) -> dict:
     """Hide papermill's injected cell and say which profile ran (see the module doc)."""
     cells = nb.get("cells", [])
     cells[:] = [c for c in cells if RUN_NOTE_TAG not in c.get("metadata", {}).get("tags", [])]
@@ -234,7 +234,7 @@ def load_timings(path: Path = TIMINGS) -> dict[str, dict[str, Any]]:
 
 
 def save_record(
-    record: RunRecord, path: Path = TIMINGS, *, keep: set[str] | None = None
+    record: ChapterExecution, path: Path = TIMINGS, *, keep: set[str] | None = None
 ) -> None:
     """Add or replace one chapter's record in ``timings.json`` (written atomically).
 
@@ -277,7 +277,7 @@ def execute_chapter(
     log: Callable[[str], None] = print,
     timings: Path = TIMINGS,
     kill_after_s: float | None = None,
-) -> RunRecord:
+) -> ChapterExecution:
     """Execute one chapter with papermill, check it, record it; never raises on a failed run.
 
     The returned record's ``status`` is ``ok``, ``error`` (a cell raised / papermill failed),
@@ -309,7 +309,7 @@ def execute_chapter(
         nb = json.loads(output.read_text(encoding="utf-8"))
     meta = nb.get("metadata", {}).get("papermill", {})
     parameters = dict(meta.get("parameters") or {"profile": profile})
-    record = RunRecord(
+    record = ChapterExecution(
         chapter=chapter.name,
         docname=chapter.docname,
         profile=profile,
@@ -364,7 +364,7 @@ def execute(
     extra_args: Sequence[str] = (),
     keep_going: bool = False,
     log: Callable[[str], None] = print,
-) -> list[RunRecord]:
+) -> list[ChapterExecution]:
     """Execute one chapter (``chapter``) or every chapter of ``_toc.yml`` in order."""
     selected = [find_chapter(chapter)] if chapter else chapters()
     if not selected:

@@ -3,11 +3,11 @@
 
 Usage (``make sweep PROFILE=ci`` calls the first line)::
 
-    python tools/sweep.py --profile ci                  # every sweep, the profile's seeds
-    python tools/sweep.py --profile ci --only beta k    # some sweeps
-    python tools/sweep.py --profile ci --seeds 0        # other seeds
-    python tools/sweep.py --profile full                # the same grids at the paper's size (a GPU)
-    python tools/sweep.py --profile ci --dry-run        # list the grid points and which are cached
+    python tools/experiments/sweep.py --profile ci                  # every sweep, the profile's seeds
+    python tools/experiments/sweep.py --profile ci --only beta k    # some sweeps
+    python tools/experiments/sweep.py --profile ci --seeds 0        # other seeds
+    python tools/experiments/sweep.py --profile full                # the same grids at the paper's size
+    python tools/experiments/sweep.py --profile ci --dry-run        # the grid points, which are cached
 
 The sweeps (:data:`GRIDS`):
 
@@ -27,7 +27,8 @@ main ``vgg_aib`` run of chapter 2; the N_q = 20 point of ``k`` the main ``vgg_ai
 chapter 3). Training threads are left at torch's default, as in a papermill kernel, so that a
 chapter re-running a grid point on the same kind of machine reproduces the stored numbers.
 
-Each sweep is written as two files (no checkpoints):
+Each sweep is written as two files (no checkpoints), in the book's one format for stored maps
+(:func:`aibnb.runs.save_result_with_arrays`; :func:`aibnb.runs.load_result_with_arrays` reads them):
 
 * ``<name>_sweep.json``: a provenance stamp (commit, profile, seeds, device, versions, wall time
   of the runs), the grid, per point the resolved settings, the final test metrics, the per-epoch
@@ -46,10 +47,6 @@ change is not rewritten (its provenance stamp, date included, stays as it was).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import json
-import math
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -59,11 +56,14 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python tools/sweep.py` from anywhere, before the editable install
+ROOT = Path(__file__).resolve().parents[2]  # tools/experiments/ -> the repository root
+if str(ROOT) not in sys.path:  # run from anywhere, before the editable install
     sys.path.insert(0, str(ROOT))
 
 from aibnb import runs  # noqa: E402
+from aibnb.quantize import quantized_map_bits  # noqa: E402
+from aibnb.reproduce.stats import summarize  # noqa: E402
+from aibnb.storage import json_safe  # noqa: E402
 
 #: Test images (and their maps) stored per grid point of the first seed.
 NUM_MAPS = 8
@@ -184,64 +184,6 @@ def select_grids(only: Sequence[str] | None) -> list[Grid]:
 # From a run record to the stored numbers
 
 
-def entropy_bits(counts: np.ndarray) -> float:
-    """Shannon entropy (bits) of the empirical distribution given by non-negative ``counts``."""
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 1 or np.any(counts < 0) or counts.sum() <= 0:
-        raise ValueError(
-            f"counts must be a 1-d array of non-negative numbers with a positive sum, got {counts!r}"
-        )
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log2(p)).sum())
-
-
-def quantized_map_bits(maps: np.ndarray, anchors: Sequence[float]) -> dict[str, float]:
-    """How many bits the quantised maps use, against the cap ``H * W * log2 K``.
-
-    ``maps`` (N x H x W, or N x 1 x H x W) hold anchor values; each pixel is assigned to its
-    nearest anchor. ``per_image``: the mean over images of ``H * W * H(histogram of that image's
-    anchor indices)``, the length of the map under a code fitted to the image's own histogram
-    (not counting the histogram); ``pooled``: ``H * W * H(histogram over all images)``, the code
-    length with one histogram for the data set (>= ``per_image`` by concavity). Both are at most
-    ``cap = H * W * log2 K``; ``used``: anchors used by at least one pixel.
-    """
-    maps = np.asarray(maps, dtype=np.float64)
-    if maps.ndim == 4 and maps.shape[1] == 1:
-        maps = maps[:, 0]
-    if maps.ndim != 3 or maps.shape[0] == 0:
-        raise ValueError(f"maps must be N x H x W (or N x 1 x H x W) with N >= 1, got {maps.shape}")
-    anchors = np.asarray(anchors, dtype=np.float64)
-    if anchors.ndim != 1 or anchors.size == 0:
-        raise ValueError("anchors must be a non-empty 1-d sequence of anchor values")
-    k, pixels = anchors.size, maps.shape[1] * maps.shape[2]
-    index = np.abs(maps[..., None] - anchors).argmin(axis=-1).reshape(maps.shape[0], -1)
-    counts = np.stack([np.bincount(row, minlength=k) for row in index])
-    return {
-        "per_image": float(np.mean([pixels * entropy_bits(c) for c in counts])),
-        "pooled": pixels * entropy_bits(counts.sum(axis=0)),
-        "cap": pixels * math.log2(k) if k > 1 else 0.0,
-        "used": int((counts.sum(axis=0) > 0).sum()),
-    }
-
-
-def _num(value: Any) -> Any:
-    """JSON-friendly scalar: floats stay floats (non-finite -> None), others unchanged."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _num(value.item())
-    return value
-
-
-def _plain(obj: Any) -> Any:
-    """``obj`` with numpy scalars as Python numbers and non-finite floats as ``None`` (JSON null)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return _num(obj)
-
-
 def summarize_run(
     record: runs.RunRecord, num_maps: int = NUM_MAPS
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -252,14 +194,14 @@ def summarize_run(
     if not record.finished:
         raise ValueError(f"run {record.path} has not finished (no final.json); re-run the sweep to finish it")
     cfg, final = record.config, record.final or {}
-    point: dict[str, Any] = {key: _num(cfg.get(key)) for key in SETTING_KEYS}
+    point: dict[str, Any] = {key: json_safe(cfg.get(key)) for key in SETTING_KEYS}
     point["run"] = record.name
     point["model_options"] = cfg.get("model_options", {})
-    point["final"] = {key: _num(final.get(key)) for key in FINAL_KEYS}
+    point["final"] = {key: json_safe(final.get(key)) for key in FINAL_KEYS}
     curves: dict[str, list[Any]] = {"epoch": [m.get("epoch") for m in record.metrics]}
     for split in ("train", "val"):
         for key in CURVE_KEYS:
-            curves[f"{split}_{key}"] = [_num(m.get(f"{split}_{key}")) for m in record.metrics]
+            curves[f"{split}_{key}"] = [json_safe(m.get(f"{split}_{key}")) for m in record.metrics]
     if any("anchors" in m for m in record.metrics):
         curves["anchors"] = [m.get("anchors") for m in record.metrics]
     point["curves"] = curves
@@ -291,7 +233,8 @@ def summarize_run(
 
 
 def summarize_values(points: Sequence[dict[str, Any]], axis: str) -> list[dict[str, Any]]:
-    """Mean and sample standard deviation over seeds of :data:`SUMMARY_KEYS`, per grid value."""
+    """Mean and sample standard deviation over seeds of :data:`SUMMARY_KEYS`, per grid value
+    (:func:`aibnb.reproduce.stats.summarize`)."""
     values: list[Any] = []
     for p in points:
         if p.get("role") == "grid" and p[axis] not in values:
@@ -302,75 +245,12 @@ def summarize_values(points: Sequence[dict[str, Any]], axis: str) -> list[dict[s
         row: dict[str, Any] = {axis: value, "seeds": [p["seed"] for p in group]}
         for key in SUMMARY_KEYS:
             source = "map_stats" if key.startswith("map_") else "final"
-            xs = [p[source].get(key) for p in group]
-            xs = [float(x) for x in xs if x is not None]
-            row[f"{key}_mean"] = float(np.mean(xs)) if xs else None
-            row[f"{key}_std"] = float(np.std(xs, ddof=1)) if len(xs) > 1 else None
+            xs = [float(x) for x in (p[source].get(key) for p in group) if x is not None]
+            s = summarize(xs) if xs else None
+            row[f"{key}_mean"] = s.mean if s else None
+            row[f"{key}_std"] = s.std if s and s.n > 1 else None
         rows.append(row)
     return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# Files
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: arrays[k] for k in sorted(arrays)})
-    return buf.getvalue()
-
-
-def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
-    """A content hash of the arrays (names, dtypes, shapes, bytes), independent of zip metadata."""
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def write_sweep(
-    directory: str | Path, stem: str, data: dict[str, Any], arrays: dict[str, np.ndarray],
-    *, stamp: dict[str, Any],
-) -> bool:
-    """Write ``<stem>.json`` (``data`` with ``stamp`` as ``"provenance"``) and ``<stem>.npz``.
-
-    Returns ``False`` and leaves both files untouched when they already hold the same data and
-    arrays (so re-running the sweep on cached runs changes nothing, not even the date).
-    """
-    directory = Path(directory)
-    digest = _arrays_digest(arrays)
-    payload = json.loads(json.dumps(_plain({**data, "arrays": f"{stem}.npz", "arrays_sha256": digest})))
-    json_path, npz_path = directory / f"{stem}.json", directory / f"{stem}.npz"
-    old = runs.load_result(json_path)
-    if old is not None and npz_path.exists():
-        old_payload = {k: v for k, v in old.items() if k != "provenance"}
-        if old_payload == payload and _arrays_digest(load_arrays(npz_path)) == digest:
-            return False
-    blob = _npz_bytes(arrays)
-    runs.write_atomic(npz_path, lambda tmp: tmp.write_bytes(blob))
-    runs.save_result(json_path, payload, stamp=stamp)
-    return True
-
-
-def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    with np.load(Path(path)) as z:
-        return {k: z[k] for k in z.files}
-
-
-def load_sweep(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read ``<stem>.json`` and its ``.npz``; check that the arrays are the ones the JSON names."""
-    path = Path(path)
-    data = runs.load_result(path)
-    if data is None:
-        raise FileNotFoundError(f"{path} does not exist; compute it with `make sweep` (tools/sweep.py)")
-    arrays = load_arrays(path.with_name(data["arrays"]))
-    if _arrays_digest(arrays) != data["arrays_sha256"]:
-        raise ValueError(
-            f"{path.with_name(data['arrays'])} does not match {path.name} (sha256 differs); re-run the sweep"
-        )
-    return data, arrays
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,7 +343,7 @@ def run_grid(grid: Grid, profile: str, seeds: Sequence[int], out_dir: Path) -> P
         "points": points,
         "summary": summarize_values(points, grid.axis),
     }
-    changed = write_sweep(out_dir, grid.stem, data, arrays, stamp=stamp)
+    changed = runs.save_result_with_arrays(out_dir / f"{grid.stem}.json", data, arrays, stamp=stamp)
     path = out_dir / f"{grid.stem}.json"
     print(f"{path}: {'written' if changed else 'unchanged'} ({len(points)} points)", flush=True)
     return path
@@ -471,7 +351,7 @@ def run_grid(grid: Grid, profile: str, seeds: Sequence[int], out_dir: Path) -> P
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tools/sweep.py", description=__doc__.splitlines()[0],
+        prog="tools/experiments/sweep.py", description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog="See the module doc for the grids.",
     )
     parser.add_argument("--profile", default="ci", choices=tuple(runs.PROFILES), help="default: ci")
@@ -488,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         grids = select_grids(args.only)
         seeds = check_seeds(args.seeds if args.seeds else DEFAULT_SEEDS.get(args.profile, (0,)))
     except ValueError as err:
-        print(f"tools/sweep.py: error: {err}", file=sys.stderr)
+        print(f"tools/experiments/sweep.py: error: {err}", file=sys.stderr)
         return 2
     out_dir = args.out if args.out is not None else runs.results_dir(args.profile)
     for grid in grids:

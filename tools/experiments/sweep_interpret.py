@@ -6,11 +6,12 @@
 shared with the chapter, which trains the reference point β = 0.01 itself), scores each model's
 attention against the object masks of the first ``--num-images`` test scenes, picks the failure
 gallery at the reference point (VGG-aib, β = 0.01: confident predictions whose map misses the
-object) and stores, for every setting, the summary metrics and the maps of the gallery images
-(``gallery_maps_f16``: base64 of little-endian float16, shape ``gallery_maps_shape``), with a
-provenance stamp, in
+object) and stores, for every setting, the summary metrics and the maps of the gallery images,
+with a provenance stamp, in the book's one format for stored maps
+(:func:`aibnb.runs.save_result_with_arrays`)::
 
-    book/results/<profile>/interpret_sweep_cluttered_fashion.json
+    book/results/<profile>/interpret_sweep_cluttered_fashion.json   # the numbers; setting i has "index": i
+    book/results/<profile>/interpret_sweep_cluttered_fashion.npz    # s<i>_gallery_maps: float16, N x 16 x 16
 
 ``table2`` trains (or loads from the cache) the Fashion-MNIST attention models of the chapter at
 the profile, for three seeds, and scores them under the ten modifications of Table 2 with the
@@ -21,16 +22,16 @@ official evaluation (every test image of the profile, 4 x 4 samples), writing
 in the format of :mod:`aibnb.interpret.evaluation` (meant for ``--profile full`` on a GPU: the
 chapter draws that file when it exists).
 
-``collect`` builds the same file from the ``scores.json`` that ``tools/run_queue.py run`` computes
+``collect`` builds the same file from the ``scores.json`` that ``tools/experiments/run_queue.py run`` computes
 beside each full-profile run on the GPU machine (``aibnb.interpret.score_record``), once
-``tools/run_queue.py`` has stored them into ``book/results/<profile>/runs/``.
+``tools/experiments/run_queue.py`` has stored them into ``book/results/<profile>/runs/``.
 
 Usage::
 
-    python tools/sweep_interpret.py --profile ci            # gallery: about 9 runs x 20 s, two idle cores
-    python tools/sweep_interpret.py gallery --profile ci --threads 1
-    python tools/sweep_interpret.py table2 --profile full   # a GPU: 18 full trainings
-    python tools/sweep_interpret.py collect --profile full  # from exported runs with scores.json
+    python tools/experiments/sweep_interpret.py --profile ci   # gallery: about 9 runs x 20 s, two idle cores
+    python tools/experiments/sweep_interpret.py gallery --profile ci --threads 1
+    python tools/experiments/sweep_interpret.py table2 --profile full   # a GPU: 18 full trainings
+    python tools/experiments/sweep_interpret.py collect --profile full  # from exported runs with scores.json
 
 The chapter (``book/05_interpretability.ipynb``) reads the files; the gallery gets one panel per setting.
 """
@@ -38,13 +39,12 @@ The chapter (``book/05_interpretability.ipynb``) reads the files; the gallery ge
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root (tools/experiments/..)
 
 import numpy as np
 import torch
@@ -83,9 +83,9 @@ def evaluate(record: runs.RunRecord, data: I.EvalData, attention: str) -> dict[s
     return {"exp": exp, "raw": raw, "structure": structure}
 
 
-def encode_maps(maps: np.ndarray) -> str:
-    """Maps as base64 of little-endian float16 (compact; decode with ``np.frombuffer(..., "<f2")``)."""
-    return base64.b64encode(np.ascontiguousarray(maps, dtype="<f2").tobytes()).decode("ascii")
+def gallery_key(index: int) -> str:
+    """The name of setting ``index``'s gallery maps in the ``.npz`` beside the JSON."""
+    return f"s{index}_gallery_maps"
 
 
 def rounded(array: np.ndarray, digits: int = 3) -> list:
@@ -119,7 +119,8 @@ def table2(args: argparse.Namespace) -> int:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     stamp = runs.provenance(profile=args.profile, seed=None, device=device,
                             wall_time_s=time.perf_counter() - start,
-                            extra={"script": "tools/sweep_interpret.py table2", "seeds": list(TABLE2_SEEDS),
+                            extra={"script": "tools/experiments/sweep_interpret.py table2",
+                                   "seeds": list(TABLE2_SEEDS),
                                    "training_devices": sorted(d for d in devices if d)})
     I.save_table2(out, rows, dataset="fashion_mnist", profile=args.profile, conditions=conditions, taus=taus,
                   stamp=stamp)
@@ -134,7 +135,7 @@ def collect(args: argparse.Namespace) -> int:
     if not files:
         print(
             f"no scores.json under {root}; store full-profile runs first "
-            "(tools/run_queue.py export --profile full ARCHIVE)"
+            "(tools/experiments/run_queue.py export --profile full ARCHIVE)"
         )
         return 1
     scores = [runs.read_json(f) for f in files]
@@ -144,7 +145,8 @@ def collect(args: argparse.Namespace) -> int:
         used = [s for s in scores if s.get("dataset") == dataset and s.get("table2")]
         stamp = runs.provenance(
             profile=args.profile, seed=None, device="cpu", wall_time_s=None,
-            extra={"script": "tools/sweep_interpret.py collect", "runs": [s.get("run") for s in used],
+            extra={"script": "tools/experiments/sweep_interpret.py collect",
+                   "runs": [s.get("run") for s in used],
                    "note": "scores computed where the checkpoints were (aibnb.interpret.score_record)"},
         )
         out = runs.results_dir(args.profile) / f"table2_{dataset}.json"
@@ -196,14 +198,16 @@ def main(argv: list[str] | None = None) -> int:
                                   reference["structure"].area, min_confidence=threshold)
     labels = data.labels.numpy()
     gallery = I.round_robin(ranked, labels, limit=GALLERY_SIZE)  # several classes, most confident first
-    stored = []
-    for s, record, attention, ev in results:
+    stored, arrays = [], {}
+    for index, (s, record, attention, ev) in enumerate(results):
         exp, raw, structure = ev["exp"], ev["raw"], ev["structure"]
         c = exp.confidence.numpy()
         failures = I.confident_failures(c, structure.pointing, structure.mass, structure.area,
                                         min_confidence=float(np.quantile(c, CONFIDENCE_QUANTILE)))
         summary_raw, summary_structure = raw.summary(), structure.summary()
+        arrays[gallery_key(index)] = exp.maps[gallery, 0].numpy().astype(np.float16)
         stored.append({
+            "index": index,
             **s,
             "attention": attention,
             "run": record.name,
@@ -218,8 +222,6 @@ def main(argv: list[str] | None = None) -> int:
             "num_confident": int((c >= float(np.quantile(c, CONFIDENCE_QUANTILE))).sum()),
             "map_min": float(exp.maps.min()), "map_max": float(exp.maps.max()),
             "anchors": record.final.get("anchors"),
-            "gallery_maps_f16": encode_maps(exp.maps[gallery, 0].numpy()),
-            "gallery_maps_shape": list(exp.maps[gallery, 0].shape),
             "gallery_prediction": exp.predictions[gallery].tolist(),
             "gallery_confidence": rounded(c[gallery]),
             "gallery_pointing": rounded(raw.pointing[gallery]),
@@ -228,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or runs.results_dir(args.profile) / FILENAME
     wall = time.perf_counter() - start
     stamp = runs.provenance(profile=args.profile, seed=SEED, device="cpu", wall_time_s=wall,
-                            extra={"script": "tools/sweep_interpret.py"})
-    runs.save_result(out, {
+                            extra={"script": "tools/experiments/sweep_interpret.py"})
+    changed = runs.save_result_with_arrays(out, {
         "dataset": DATASET,
         "profile": args.profile,
         "seed": SEED,
@@ -244,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "confidence_quantile": CONFIDENCE_QUANTILE,
         "settings": stored,
-    }, stamp=stamp)
-    print(f"wrote {out} ({wall:.0f} s)")
+    }, arrays, stamp=stamp)
+    print(f"{out}: {'written' if changed else 'unchanged'} ({wall:.0f} s)")
     return 0
 
 

@@ -1,9 +1,9 @@
-"""``tools/book.py vendor``: the browser assets of the offline HTML book, pinned and verified.
+"""``tools/build/book.py vendor``: the browser assets of the offline HTML book, pinned and verified.
 
 The built book must render without network access, so MathJax (typesetting), require.js and
 ``@jupyter-widgets/html-manager`` (static ipywidgets) are served from ``_build/html/_vendor/``
 instead of a CDN. This module obtains them from the npm registry with ``npm pack NAME@VERSION``,
-checks each tarball against the SRI hash recorded in ``tools/vendor.lock.json`` (so a changed or
+checks each tarball against the SRI hash recorded in ``tools/build/vendor.lock.json`` (so a changed or
 tampered tarball is an error, not a silent difference), and extracts only the files the book
 needs, with their licence files, into ``_vendor/<dest>/``.
 
@@ -100,7 +100,7 @@ def verify_integrity(tarball: Path, expected: str) -> None:
         raise VendorError(
             f"{tarball.name}: integrity mismatch\n  expected {expected}\n  got      {actual}\n"
             "The registry served a different tarball than the one recorded in "
-            "tools/vendor.lock.json; do not use it. If you changed the version on purpose, "
+            "tools/build/vendor.lock.json; do not use it. If you changed the version on purpose, "
             "update the lock's integrity from `npm view NAME@VERSION dist.integrity`."
         )
 
@@ -254,5 +254,5 @@ def check_vendored(vendor_dir: Path = VENDOR, lock: Path = VENDOR_LOCK) -> None:
     if stale:
         raise VendorError(
             f"{vendor_dir} lacks {', '.join(stale)} (or holds other versions); "
-            "run `make vendor` (or `python tools/book.py vendor`) first"
+            "run `make vendor` (or `python tools/build/book.py vendor`) first"
         )

@@ -3,10 +3,10 @@
 
 Usage (the Makefile's ``vendor``, ``execute``, ``run`` and ``html`` targets call these)::
 
-    python tools/book.py vendor
-    python tools/book.py execute --profile ci                    # every chapter in _toc.yml
-    python tools/book.py execute --profile ci --chapter 02_vib_loss -- -p beta 0.1
-    python tools/book.py html
+    python tools/build/book.py vendor
+    python tools/build/book.py execute --profile ci                    # every chapter in _toc.yml
+    python tools/build/book.py execute --profile ci --chapter 02_vib_loss -- -p beta 0.1
+    python tools/build/book.py html
 
 ``execute`` runs each chapter notebook with papermill (``-p profile <profile>`` plus any
 papermill arguments after ``--``) into ``_build/executed/``, with the working directory at
@@ -26,7 +26,7 @@ import argparse
 import sys
 from pathlib import Path
 
-# Allow `python tools/book.py` from anywhere: the helpers live next to this file.
+# Allow `python tools/build/book.py` from anywhere: the helpers live next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import book_execute
@@ -64,7 +64,7 @@ def _cmd_html(args: argparse.Namespace, extra: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tools/book.py", description=__doc__.splitlines()[0], epilog="See the module doc."
+        prog="tools/build/book.py", description=__doc__.splitlines()[0], epilog="See the module doc."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("vendor", help="fetch and verify the offline browser assets into _vendor/")
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         args.profile_given = args.profile is not None
         args.profile = args.profile or "ci"
     if extra and args.command != "execute":
-        print(f"tools/book.py {args.command}: unexpected arguments after `--`: {extra}")
+        print(f"tools/build/book.py {args.command}: unexpected arguments after `--`: {extra}")
         return 2
     handlers = {"vendor": _cmd_vendor, "execute": _cmd_execute, "html": _cmd_html}
     try:

@@ -2,10 +2,10 @@
 
 Commands (from the repository root)::
 
-    python tools/run_queue.py plan   --profile lab             # the runs, in priority order, with estimates
-    python tools/run_queue.py run    --profile lab --jobs 2 --time-limit 36000   # train, score, store
-    python tools/run_queue.py status --profile lab             # stored / running / resumable / pending
-    python tools/run_queue.py export --profile full RESULTS.tar.gz   # a GPU machine's archive, stored
+    python tools/experiments/run_queue.py plan --profile lab     # the runs in priority order, estimated
+    python tools/experiments/run_queue.py run --profile lab --jobs 2 --time-limit 36000  # train, score, store
+    python tools/experiments/run_queue.py status --profile lab   # stored / running / resumable / pending
+    python tools/experiments/run_queue.py export --profile full RESULTS.tar.gz  # a GPU machine's runs, stored
 
 ``run`` is resumable: stop it (or let ``--time-limit`` stop it) and run it again; every finished run
 is stored under ``book/results/<profile>/runs/`` at once. ``--jobs 2`` starts two single-thread
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # tools/experiments/ -> the repository root
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 

@@ -1,5 +1,5 @@
 // Loaded by the HTML book between require.js and the ipywidgets html-manager (embed-amd.js);
-// tools/book.py html copies it to _build/html/_vendor/. Two fixes for static, offline widgets:
+// tools/build/book.py html copies it to _build/html/_vendor/. Two fixes for static, offline widgets:
 (function () {
   "use strict";
   // 1. The html-manager finds its icon fonts next to the AMD module it runs as. Without a path,
