@@ -16,17 +16,13 @@ device, never by timed tests (which flake).
 
 ``--json PATH`` also writes the figures with a provenance stamp (chapter 4 draws stored GPU results).
 
-The two timers are :func:`time_it` (median seconds of a step after warm-up calls, synchronising a
-GPU) and :func:`inference_ms_per_image` (one evaluation forward per image, the paper's Table 4
-convention), which chapter 4 also calls for its live cost table.
+The two timers live in :mod:`aibnb.timing` (chapter 4 also calls them for its live cost table).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,58 +30,12 @@ import torch
 
 from aibnb import runs
 from aibnb.models import available, build_model, count_macs, spec
+from aibnb.timing import inference_ms_per_image, time_it
 from aibnb.train.machine import autocast, select_device
 from aibnb.vib import aib_loss
 
 # GPU peak dense bf16 throughput (TFLOP/s, no sparsity), from the vendors' data sheets
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "RTX 4090": 165.0}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_it(step: Callable[[], Any], device: torch.device, *, warmup: int, repeats: int) -> float:
-    """Median seconds of ``step()`` over ``repeats`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-@torch.no_grad()
-def inference_ms_per_image(
-    model: torch.nn.Module,
-    batch_size: int,
-    *,
-    in_channels: int = 3,
-    image_size: int = 32,
-    repeats: int = 3,
-    warmup: int = 1,
-    device: str | torch.device = "cpu",
-    memory_format: torch.memory_format = torch.contiguous_format,
-) -> float:
-    """Median wall time of one evaluation forward, per image, in ms (the model's eval samples).
-
-    ``warmup`` untimed calls, then ``repeats`` timed calls on a random batch (in ``memory_format``).
-    """
-    if batch_size < 1 or repeats < 1 or warmup < 0:
-        raise ValueError(
-            f"batch_size and repeats must be >= 1 and warmup >= 0, got {batch_size}, {repeats}, {warmup}"
-        )
-    device = torch.device(device)
-    model = model.to(device).eval()
-    x = torch.randn(batch_size, in_channels, image_size, image_size, device=device)
-    x = x.contiguous(memory_format=memory_format)
-    seconds = time_it(lambda: model(x), device, warmup=warmup, repeats=repeats)
-    return 1e3 * seconds / batch_size
 
 
 def _model(name: str, width: float, num_classes: int = 10, in_channels: int = 3, **options: Any):

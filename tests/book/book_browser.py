@@ -50,7 +50,6 @@ STACK = ".aibnb-explorer-stack"
 #: sphinx-thebe 0.3 declares THEBE_JS_URL twice per page; the pydata theme logs its default
 #: colour mode as an error; browsers ask for /favicon.ico on their own.
 BENIGN_CONSOLE = (
-    "Identifier 'THEBE_JS_URL' has already been declared",
     "Got invalid theme mode",
     "/favicon.ico",
 )

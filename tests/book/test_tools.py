@@ -122,6 +122,9 @@ def test_staged_config_renders_offline_from_executed_copies() -> None:
         "../_vendor/html-manager/dist/embed-amd.js",
     ]
     assert all("://" not in url for url in sphinx["nb_ipywidgets_js"])
+    # the local Sphinx extension is found from the staged root, two folders down
+    folder = config["sphinx"]["local_extensions"]["unique_scripts"]
+    assert (book_html.ROOT / "_build" / "site" / folder / "unique_scripts.py").resolve().is_file()
 
 
 def test_timings_page_lists_every_chapter_and_flags_budgets(tmp_path: Path) -> None:

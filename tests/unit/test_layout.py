@@ -66,3 +66,14 @@ def test_no_import_circle_in_aibnb():
 def test_the_circle_finder_finds_a_circle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+#: "about 450 lines": one idea per module; a module that grows past this holds two
+MAX_MODULE_LINES = 460
+
+
+def test_no_module_holds_several_ideas_by_size():
+    sizes = {p.relative_to(PACKAGE.parent).as_posix(): len(p.read_text().splitlines())
+             for p in PACKAGE.rglob("*.py")}
+    large = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not large, f"modules over {MAX_MODULE_LINES} lines (split them by idea): {large}"

@@ -1,4 +1,4 @@
-"""The benchmark's timers (the figures themselves are measured by ``python -m aibnb.bench``, never tested)."""
+"""Tests of aibnb.timing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from aibnb.bench import inference_ms_per_image
+from aibnb.timing import inference_ms_per_image
 
 
 def test_inference_time_is_positive_and_checks_its_arguments():
