@@ -6,10 +6,10 @@ measurements and its narrative, and nothing a second chapter would define again:
 * :func:`glue_value` / :func:`glue_text`: numbers and phrases quoted in the prose, glued from the
   run (myst-nb); a numpy scalar is stored as a Python number so that ``{glue:text}`x:.2f``` works;
 * :func:`as_list`: a list parameter, also when papermill's ``-p`` passed it as text;
-* :func:`provenance_note`: the "profile, seeds" phrase a numbered figure's caption ends with;
+* :func:`provenance_note`: the "profile, seeds" phrase a numbered figure's caption ends with
+  (figures carry their provenance in the caption, never drawn over the plot);
 * :func:`glue_figure`: a figure stored for a ``{glue:figure}`` directive (a numbered, captioned
   figure) and closed, so that it is not drawn a second time in the cell's output;
-* :func:`stamp`: the profile and seeds written in a strip kept free below a figure's axes;
 * :func:`train`: one cached training run of a chapter (``fit`` with the chapter's dataset, profile,
   seed, and its β / K parameters where the model has them);
 * :func:`device_text`: the device(s) a stored result was computed on.
@@ -29,7 +29,6 @@ __all__ = [
     "glue_value",
     "provenance_note",
     "seeds_phrase",
-    "stamp",
     "train",
 ]
 
@@ -86,20 +85,6 @@ def provenance_note(profile: str, seeds: Iterable[int] | None = None, extra: str
     """The end of a figure caption: ``"Profile lab, seeds 0–4."`` (plus ``extra``)."""
     note = f"Profile `{profile}`" + (f", {seeds_phrase(seeds)}" if seeds is not None else "")
     return note + (f", {extra}" if extra else "") + "."
-
-
-def stamp(fig: Any, *, profile: str, seed: Any = None, extra: str = "") -> None:
-    """Write ``profile=… · seed=…`` in a strip reserved below the figure's constrained layout."""
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
-
-    from aibnb import viz
-
-    engine = fig.get_layout_engine()
-    if isinstance(engine, ConstrainedLayoutEngine):
-        engine.set(rect=(0, 0.045, 1, 0.955))
-    if isinstance(seed, (list, tuple)):
-        seed = ", ".join(str(s) for s in seed)
-    viz.stamp(fig, profile=profile, seed=seed, extra=extra)
 
 
 def train(

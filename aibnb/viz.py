@@ -1,4 +1,4 @@
-"""Figures and widgets shared by the chapters: static explorers, provenance stamps, fixed colour scales.
+"""Figures and widgets shared by the chapters: static explorers, fixed colour scales, claim plots.
 
 Two conventions of the book live here.
 
@@ -13,7 +13,8 @@ Two conventions of the book live here.
   :func:`fixed_scale_imshow` requires explicit ``vmin``/``vmax`` and :func:`fixed_colorbar`
   draws one colour bar for a whole family of images.
 
-Every figure states the profile and seed it was made with (:func:`stamp`).
+Every figure states the profile and seeds it was made with in its numbered caption
+(:func:`aibnb.chapter.provenance_note`), never over the plot.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
-from matplotlib.text import Text
 
 __all__ = [
     "EXPLORER_CLASS",
@@ -47,7 +47,6 @@ __all__ = [
     "fixed_colorbar",
     "fixed_scale_imshow",
     "panel_explorer",
-    "stamp",
 ]
 
 EXPLORER_CLASS = "aibnb-explorer"
@@ -237,17 +236,6 @@ def add_panel(explorer: PanelExplorer, label: Any, panel: Panel, *, select: bool
     new_index = len(explorer.labels) - 1 if select else old_index
     explorer.slider.index = new_index  # ... so restore it; set both ends (jslink is front-end only)
     explorer.stack.selected_index = new_index
-
-
-def stamp(fig_or_ax: Figure | Axes, *, profile: str, seed: int | None, extra: str = "") -> Text:
-    """Write a small provenance note ``profile=ci · seed=0[ · extra]`` in a corner of a figure or axes."""
-    note = f"profile={profile} · seed={seed}" + (f" · {extra}" if extra else "")
-    style = {"fontsize": 7, "color": "0.35", "ha": "right", "va": "bottom"}
-    if isinstance(fig_or_ax, Figure):
-        return fig_or_ax.text(0.995, 0.005, note, **style)
-    if isinstance(fig_or_ax, Axes):
-        return fig_or_ax.text(0.995, 0.01, note, transform=fig_or_ax.transAxes, **style)
-    raise TypeError(f"fig_or_ax must be a matplotlib Figure or Axes; got {type(fig_or_ax).__name__}.")
 
 
 def _check_range(vmin: float, vmax: float) -> tuple[float, float]:

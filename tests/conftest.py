@@ -1,6 +1,7 @@
 """Shared test setup: the repository root and the scripts of ``tools/build/`` (the book's build) and
 ``tools/experiments/`` (the experiment drivers) are importable from every test, the ``isolated_runs``
-fixture gives a test its own empty run cache, and ``make_record`` makes run records without training."""
+fixture gives a test its own empty run cache, ``one_thread`` runs a test module on one CPU thread, and
+``make_record`` makes run records without training."""
 
 from __future__ import annotations
 
@@ -13,6 +14,17 @@ ROOT = Path(__file__).resolve().parent.parent
 for path in (ROOT, ROOT / "tools" / "experiments", ROOT / "tools" / "build"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One CPU thread for a module: tiny models are dominated by thread overhead on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

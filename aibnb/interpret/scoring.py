@@ -40,14 +40,16 @@ from aibnb.interpret.evaluation import (
 from aibnb.interpret.gradcam import gradcam_explainer
 from aibnb.interpret.localise import raw_and_structure
 
-__all__ = ["POSTHOC_SAMPLES", "SCORER_VERSION", "map_kind", "posthoc_conditions", "posthoc_explainers",
-           "score_record", "table2_from_scores"]
+__all__ = ["POSTHOC_SAMPLES", "POSTHOC_STEPS", "SCORER_VERSION", "map_kind", "posthoc_conditions",
+           "posthoc_explainers", "score_record", "table2_from_scores"]
 
 #: 1: own maps and Grad-CAM; 2: adds the per-sample bottleneck, CAM and post-hoc Table 2 rows
 SCORER_VERSION = 2
 #: noise draws per optimisation step of the per-sample bottleneck when scoring (the paper's is 10:
 #: one draw per step over 10 steps costs a tenth, which is what two CPU cores can afford)
 POSTHOC_SAMPLES = 1
+#: Adam steps of the per-sample bottleneck's mask (the paper's 10)
+POSTHOC_STEPS = 10
 
 
 def posthoc_conditions() -> list[Condition]:
@@ -69,14 +71,16 @@ def map_kind(model_name: str) -> str | None:
 
 
 def posthoc_explainers(model_name: str, data: EvalData, *, num_samples: int | None = None,
-                       samples: int = POSTHOC_SAMPLES) -> dict[str, Explainer]:
+                       samples: int | None = None, steps: int | None = None) -> dict[str, Explainer]:
     """The post-hoc maps scored for ``model_name``: Grad-CAM, the per-sample bottleneck (its
-    statistics from ``data``'s images), and CAM for the global-average-pooling models."""
+    statistics from ``data``'s images; ``samples`` and ``steps`` default to :data:`POSTHOC_SAMPLES`
+    and :data:`POSTHOC_STEPS`), and CAM for the global-average-pooling models."""
     mean = torch.tensor(data.mean).view(1, -1, 1, 1)
     std = torch.tensor(data.std).view(1, -1, 1, 1)
     out: dict[str, Explainer] = {
         "gradcam": gradcam_explainer(num_samples=num_samples),
-        "bottleneck": PerSampleBottleneck((data.images - mean) / std, samples=samples),
+        "bottleneck": PerSampleBottleneck((data.images - mean) / std, samples=samples or POSTHOC_SAMPLES,
+                                          steps=steps or POSTHOC_STEPS),
     }
     if model_name in CAM_MODELS:
         out["cam"] = CAMExplainer()

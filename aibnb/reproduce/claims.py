@@ -18,10 +18,13 @@ import pandas as pd
 from aibnb.reproduce.stats import VERDICTS, ClaimResult
 
 __all__ = [
+    "MAPS",
     "TABLE1_CLAIMS",
     "TABLE2_CLAIMS",
     "claims_frame",
     "consistency_excess",
+    "map_excess",
+    "posthoc_conditions",
     "verdict_counts",
     "verdict_sentence",
 ]
@@ -49,21 +52,67 @@ TABLE2_CLAIMS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def consistency_excess(scores: dict, *, tau: float = 0.9, normalize: str = "none") -> float | None:
+def consistency_excess(
+    scores: dict,
+    *,
+    tau: float = 0.9,
+    normalize: str = "none",
+    map: str | None = None,
+    conditions: Sequence[str] | None = None,
+) -> float | None:
     """From one run's stored chapter-5 scores (``scores.json``): the Table 2 score at ``tau``,
     averaged over the modifications, minus the score that pairs of *unrelated* images get (the
     control). A map that is no more stable than two arbitrary maps scores 0 or less.
+
+    ``map=None``: the model's own map; ``"gradcam"``, ``"bottleneck"`` or ``"cam"``: that post-hoc
+    map of the same model (``None`` when the run was not scored with it). ``conditions``: average
+    over these modifications only (by name, e.g. ``"colour r=0.25"``), so that maps scored under
+    different lists can be compared on the ones they share.
     """
-    part = scores.get("table2")
+    part = scores.get("table2") if map is None else (scores.get("posthoc") or {}).get(map)
     if not part:
         return None
     rows = [
         r for r in part["rows"] if r["tau"] == tau and r["normalize"] == normalize and r["score"] is not None
+        and (conditions is None or r["condition"] in conditions)
     ]
     control = [r["score"] for r in part.get("control", []) if r["tau"] == tau and r["normalize"] == normalize]
     if not rows or not control:
         return None
     return sum(r["score"] for r in rows) / len(rows) - control[0]
+
+
+def posthoc_conditions(scores: dict) -> list[str] | None:
+    """The names of the modifications a run's post-hoc maps were scored under (None: not scored)."""
+    parts = [p for k, p in (scores.get("posthoc") or {}).items() if isinstance(p, dict) and "conditions" in p]
+    return [c["name"] for c in parts[0]["conditions"]] if parts else None
+
+
+#: the maps compared in chapter 5: the model's own, then the post-hoc maps of the same network
+MAPS = ("own", "gradcam", "bottleneck", "cam")
+
+
+def map_excess(
+    scores: dict[str, dict[int, dict]], *, tau: float = 0.9, normalize: str = "none"
+) -> dict[tuple[str, str], dict[int, float]]:
+    """``{(model, map): {seed: excess}}`` for every map a run was scored with (:data:`MAPS`).
+
+    ``scores``: ``{model: {seed: scores.json}}``. Every map of a run is averaged over the
+    modifications its post-hoc maps were scored under, so that the own map and the post-hoc maps
+    of one model are compared on the same modifications (and the same images come first).
+    """
+    out: dict[tuple[str, str], dict[int, float]] = {}
+    for model, by_seed in scores.items():
+        for seed, sc in by_seed.items():
+            shared = posthoc_conditions(sc)
+            if shared is None:
+                continue
+            for name in MAPS:
+                value = consistency_excess(sc, tau=tau, normalize=normalize,
+                                           map=None if name == "own" else name, conditions=shared)
+                if value is not None:
+                    out.setdefault((model, name), {})[seed] = value
+    return out
 
 
 def _points(value: float | None, digits: int = 2, sign: bool = False) -> str:

@@ -98,29 +98,37 @@ def stored_runs(store: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def run_lock(name: str, root: Path | None = None) -> Iterator[bool]:
-    """Try to take the lock of run ``name``; yields whether this process holds it.
-
-    An OS file lock (``flock``) on ``<runs root>/.locks/<name>.lock``: it is released when the
-    holder exits or is killed, so a dead worker never leaves a run blocked.
-    """
-    folder = (root or runs.runs_root()) / ".locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / f"{name}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+def _flock(path: Path, *, wait: bool) -> Iterator[int | None]:
+    """An OS file lock (``flock``) on ``path``: yields its descriptor, or ``None`` when another
+    process holds it and ``wait`` is false. Released when the holder exits or is killed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            yield False
+            yield None
             return
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         try:
-            yield True
+            yield fd
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def run_lock(name: str, root: Path | None = None) -> Iterator[bool]:
+    """Try to take the lock of run ``name``; yields whether this process holds it.
+
+    A file lock on ``<runs root>/.locks/<name>.lock`` (holding the holder's pid): it is released
+    when the holder exits or is killed, so a dead worker never leaves a run blocked.
+    """
+    with _flock((root or runs.runs_root()) / ".locks" / f"{name}.lock", wait=False) as fd:
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        yield fd is not None
 
 
 def is_locked(name: str, root: Path | None = None) -> bool:
@@ -231,13 +239,8 @@ def write_claims(store: Path, profile: str) -> Path:
 
 @contextlib.contextmanager
 def _store_lock(store: Path) -> Iterator[None]:
-    store.mkdir(parents=True, exist_ok=True)
-    fd = os.open(store / ".index.lock", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with _flock(store / ".index.lock", wait=True):
         yield
-    finally:
-        os.close(fd)
 
 
 def pack(store: Path, archive: Path) -> int:

@@ -23,6 +23,22 @@ from aibnb.train.machine import Distributed
 SUBSET_SEED = 0  # every run of a profile sees the same stratified subsets, whatever its seed
 
 
+def split_tensors(cfg: TrainConfig, split: str) -> Any:
+    """The images of one split (``"train"``, ``"val"`` or ``"test"``) exactly as a run of ``cfg``
+    sees them: the profile's stratified subset, drawn with :data:`SUBSET_SEED`."""
+    from aibnb import data
+
+    sizes = {"train": cfg.train_subset, "val": cfg.val_subset, "test": cfg.test_subset}
+    if split not in sizes:
+        raise ValueError(f"split must be one of {sorted(sizes)}, got {split!r}")
+    backbone = "wrn" if spec(cfg.model).family == "wrn" else "vgg"
+    tensors = data.load_tensors(cfg.dataset, split, backbone=backbone)
+    n = sizes[split]
+    if n is not None and n < len(tensors):
+        tensors = tensors.subset(n, seed=SUBSET_SEED)
+    return tensors
+
+
 def load_data(
     cfg: TrainConfig, device: torch.device, dist_: Distributed
 ) -> tuple[dict[str, Any], Any, dict[str, Any]]:
@@ -30,14 +46,7 @@ def load_data(
     the ``val`` and ``test`` loaders (batches of 256, no augmentation)."""
     from aibnb import data
 
-    family = spec(cfg.model).family
-    backbone = "wrn" if family == "wrn" else "vgg"
-    splits = {}
-    for split, n in (("train", cfg.train_subset), ("val", cfg.val_subset), ("test", cfg.test_subset)):
-        tensors = data.load_tensors(cfg.dataset, split, backbone=backbone)
-        if n is not None and n < len(tensors):
-            tensors = tensors.subset(n, seed=SUBSET_SEED)
-        splits[split] = tensors
+    splits = {split: split_tensors(cfg, split) for split in ("train", "val", "test")}
     channels_last = bool(cfg.channels_last)
     train = data.DeviceLoader(
         splits["train"],

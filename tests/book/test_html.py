@@ -151,10 +151,49 @@ def test_pages_speak_to_readers(built_html: Path, page: str) -> None:
 
 
 def test_chapters_show_the_implementations_they_derive(built_html: Path) -> None:
-    """Chapters 2 and 3 show the attention module, the VIB loss and the quantiser from the source."""
+    """Chapters 2, 3 and 5 show the attention module, the VIB loss, the quantiser, the consistency score
+    and the per-sample bottleneck's information term from the library's source."""
     expected = {"book/02_vib_loss": ("def forward(self, f", "def aib_loss(", "def gaussian_kl("),
-                "book/03_ste_quantizer": ("def forward(self, x",)}
+                "book/03_ste_quantizer": ("def forward(self, x",),
+                "book/05_interpretability": ("def consistency_from_explanations(", "def bottleneck_kl(")}
     for page, snippets in expected.items():
         text = _soup(built_html / f"{page}.html").get_text()
         missing = [s for s in snippets if s not in text]
         assert not missing, f"{page}: the source of {missing} is not shown"
+
+
+#: What a reader should never see in an output or the prose: a missing number printed as such, or a
+#: Python dict printed raw. ``None`` is only checked in outputs (the prose may say "None of ...").
+MISSING_NUMBER = re.compile(r"\bNaN\b|\bnan\b")
+RAW_OUTPUT = re.compile(r"\bNone\b|\{'[A-Za-z_]+': ")
+
+
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.name)
+def test_pages_show_no_missing_numbers_or_raw_reprs(built_html: Path, chapter: Chapter) -> None:
+    soup = _soup(built_html / f"{chapter.docname}.html")
+    for code in soup.select("div.cell_input, div.literal-block-wrapper"):  # code may well say nan or None
+        code.decompose()
+    outputs = [out.get_text(" ") for out in soup.select("div.cell_output")]
+    found = [m.group(0) for text in outputs for m in RAW_OUTPUT.finditer(text)]
+    for block in soup.select("pre"):  # the prose, without the code blocks the text quotes
+        block.decompose()
+    article = soup.select_one("article") or soup
+    found += [m.group(0) for m in MISSING_NUMBER.finditer(article.get_text(" "))]
+    assert not found, f"{chapter.docname}: the page shows {sorted(set(found))}"
+
+
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.name)
+def test_every_figure_is_numbered_and_captioned(built_html: Path, chapter: Chapter) -> None:
+    """Every image a cell draws sits in a numbered figure whose caption names its profile."""
+    soup = _soup(built_html / f"{chapter.docname}.html")
+    bare = []
+    for img in soup.select("div.cell_output img"):
+        figure = img.find_parent("figure")
+        number = figure.select_one("span.caption-number") if figure else None
+        if number is None:
+            bare.append(img.get("alt") or img.get("src", "")[:40])
+    assert not bare, f"{chapter.docname}: {len(bare)} figure(s) without a numbered caption: {bare[:3]}"
+    for figure in soup.select("figure"):
+        caption = figure.select_one("figcaption")
+        if caption is not None and figure.select_one("img") is not None:
+            assert "rofile" in caption.get_text(), f"{chapter.docname}: a caption without its profile"

@@ -20,13 +20,7 @@ def _images(n: int = 6, c: int = 1, size: int = 32, seed: int = 0) -> torch.Tens
     return torch.rand(n, c, size, size, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One CPU thread: tiny models are dominated by thread overhead on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -522,7 +516,7 @@ def _fake_run(tmp_path, model_name: str, dataset: str):
 
 
 def test_score_record_on_plain_and_cluttered_data(tmp_path, monkeypatch) -> None:
-    from aibnb.interpret import evaluation
+    from aibnb.interpret import scoring
 
     g = torch.Generator().manual_seed(0)
     masks = torch.zeros(12, 1, 32, 32, dtype=torch.bool)
@@ -534,25 +528,39 @@ def test_score_record_on_plain_and_cluttered_data(tmp_path, monkeypatch) -> None
         scene_masks = masks if dataset.startswith("cluttered") else None
         return I.EvalData(images, labels, scene_masks, MEAN, STD, [str(i) for i in range(10)], dataset)
 
-    monkeypatch.setattr(evaluation, "load_eval_data", fake_data)
+    monkeypatch.setattr(scoring, "load_eval_data", fake_data)
+    monkeypatch.setattr(scoring, "patch_source", lambda: _images(3))
+    monkeypatch.setattr(scoring, "POSTHOC_STEPS", 1)  # one step of the bottleneck's mask is the code path
     conds = I.table2_conditions()
     scores = I.score_record(_fake_run(tmp_path, "vgg_aib", "fashion_mnist"), source=_images(3),
-                            conditions=[conds[0], conds[-1]])
+                            conditions=[conds[0], conds[-1]], posthoc_images=4)
+    assert scores["scorer"] == I.SCORER_VERSION
     assert scores["attention"] == "mean" and scores["localisation"] is None
     table = scores["table2"]
     assert len(table["rows"]) == 2 * 2 * 3 and len(table["control"]) == 2 * 3  # conditions x norms x taus
     gathered = I.table2_from_scores([scores, scores], "fashion_mnist")
     assert len(gathered["rows"]) == 24
-    with pytest.raises(ValueError, match="no Table 2 scores"):
+    with pytest.raises(ValueError, match="no own-map Table 2 scores"):
         I.table2_from_scores([scores], "cifar10")
-    loc = I.score_record(_fake_run(tmp_path, "vgg_aib_qt", "cluttered_fashion"))["localisation"]
-    assert loc["own"]["kind"] == "quantised" and loc["gradcam"]["kind"].startswith("gradcam")
-    for part in ("own", "gradcam"):
+    # the post-hoc maps: 4 images, under the four post-hoc modifications
+    posthoc = scores["posthoc"]
+    assert posthoc["num_images"] == 4 and set(posthoc) == {"num_images", "gradcam", "bottleneck"}
+    assert len(posthoc["bottleneck"]["rows"]) == 4 * 2 * 3
+    gradcam_rows = I.table2_from_scores([scores], "fashion_mnist", map="gradcam")["rows"]
+    assert {r["map"] for r in gradcam_rows} == {"gradcam"}
+    loc_scores = I.score_record(_fake_run(tmp_path, "vgg_aib_qt", "cluttered_fashion"), posthoc_images=4)
+    loc, post = loc_scores["localisation"], loc_scores["posthoc"]
+    assert loc["own"]["kind"] == "quantised" and post["gradcam"]["kind"].startswith("gradcam")
+    assert len(loc["own"]["per_image"]["pointing"]) == 12
+    assert len(post["bottleneck"]["per_image"]["mass"]) == 4
+    for part in (loc["own"], post["gradcam"], post["bottleneck"]):
         for key in ("pointing", "mass", "iou"):
-            assert 0 <= loc[part]["raw"][key] <= 1
+            assert 0 <= part["raw"][key] <= 1
     assert loc["area"] == pytest.approx(144 / 1024)
-    plain = I.score_record(_fake_run(tmp_path, "vgg", "fashion_mnist"))
-    assert plain["attention"] is None and plain["table2"] is None
+    plain = I.score_record(_fake_run(tmp_path, "vgg", "fashion_mnist"), posthoc_images=0)
+    assert plain["attention"] is None and plain["table2"] is None and plain["posthoc"] is None
+    gap = I.score_record(_fake_run(tmp_path, "vgg_gap", "fashion_mnist"), source=_images(3), posthoc_images=2)
+    assert gap["table2"] is None and set(gap["posthoc"]) == {"num_images", "gradcam", "bottleneck", "cam"}
     assert I.map_kind("wrn_abn") == "mean" and I.map_kind("vgg_dvib") is None
 
 

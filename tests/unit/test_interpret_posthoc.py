@@ -13,13 +13,7 @@ from torch import nn
 from aibnb import interpret as I
 from aibnb.models import ModelOutput, build_model
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class LeftHalf(nn.Module):

@@ -159,18 +159,6 @@ def test_figure_to_png_and_dpi():
         viz.figure_to_png("not a figure")
 
 
-def test_stamp_on_figure_and_axes():
-    fig, ax = plt.subplots()
-    t_fig = viz.stamp(fig, profile="ci", seed=0)
-    t_ax = viz.stamp(ax, profile="full", seed=3, extra="β=0.1")
-    assert t_fig.get_text() == "profile=ci · seed=0"
-    assert t_ax.get_text() == "profile=full · seed=3 · β=0.1"
-    assert t_fig in fig.texts and t_ax in ax.texts
-    plt.close(fig)
-    with pytest.raises(TypeError):
-        viz.stamp(None, profile="ci", seed=0)
-
-
 def test_fixed_scale_imshow_keeps_the_given_range():
     fig, axes = plt.subplots(1, 2)
     dim = np.full((4, 4), 0.2)

@@ -77,10 +77,7 @@ def evaluate(record: runs.RunRecord, data: I.EvalData, attention: str) -> dict[s
     """Localisation of one run's maps on ``data`` (raw and min-subtracted mass) and its decisions."""
     model = load_model(record)
     exp = I.explain(model, data.images, mean=data.mean, std=data.std, attention=attention, seed=SEED)
-    raw = I.localisation_scores(exp.maps, data.masks, mode=exp.upsample_mode)
-    shifted = exp.maps - exp.maps.amin(dim=(1, 2, 3), keepdim=True)
-    structure = I.localisation_scores(shifted, data.masks, mode=exp.upsample_mode)
-    return {"exp": exp, "raw": raw, "structure": structure}
+    return {"exp": exp, **I.raw_and_structure(exp.maps, data.masks, mode=exp.upsample_mode)}
 
 
 def gallery_key(index: int) -> str:

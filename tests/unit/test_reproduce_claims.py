@@ -1,0 +1,44 @@
+"""Tests of aibnb.reproduce.claims: the excess of a consistency score over its control, per map."""
+
+from __future__ import annotations
+
+import pytest
+
+from aibnb.reproduce import claims as C
+
+
+def _part(scores_by_condition: dict[str, float], control: float, tau: float = 0.9) -> dict:
+    rows = [{"condition": name, "tau": tau, "normalize": "none", "score": score}
+            for name, score in scores_by_condition.items()]
+    rows.append({"condition": "low-pass r=8", "tau": 0.85, "normalize": "none", "score": 0.0})  # other tau
+    return {"conditions": [{"name": name} for name in scores_by_condition], "rows": rows,
+            "control": [{"tau": tau, "normalize": "none", "score": control}]}
+
+
+def _scores() -> dict:
+    own = _part({"colour r=0.125": 90.0, "colour r=0.25": 80.0, "low-pass r=8": 60.0}, control=50.0)
+    return {"table2": own,
+            "posthoc": {"num_images": 4,
+                        "gradcam": _part({"colour r=0.25": 70.0, "low-pass r=8": 40.0}, control=20.0),
+                        "bottleneck": _part({"colour r=0.25": 30.0, "low-pass r=8": 30.0}, control=25.0)}}
+
+
+def test_consistency_excess_is_the_mean_score_minus_the_control():
+    sc = _scores()
+    assert C.consistency_excess(sc) == pytest.approx((90 + 80 + 60) / 3 - 50)
+    assert C.consistency_excess(sc, map="gradcam") == pytest.approx(55 - 20)
+    assert C.consistency_excess(sc, map="cam") is None  # not scored with that map
+    assert C.consistency_excess(sc, normalize="minmax") is None
+    assert C.consistency_excess({"table2": None}) is None
+
+
+def test_maps_are_compared_on_the_modifications_they_share():
+    sc = _scores()
+    shared = C.posthoc_conditions(sc)
+    assert shared == ["colour r=0.25", "low-pass r=8"]
+    assert C.consistency_excess(sc, conditions=shared) == pytest.approx(70 - 50)
+    excess = C.map_excess({"vgg_aib": {0: sc, 1: sc}, "vgg": {0: {"table2": None}}})
+    assert set(excess) == {("vgg_aib", "own"), ("vgg_aib", "gradcam"), ("vgg_aib", "bottleneck")}
+    assert excess["vgg_aib", "own"] == {0: pytest.approx(20.0), 1: pytest.approx(20.0)}
+    assert excess["vgg_aib", "bottleneck"][0] == pytest.approx(5.0)
+    assert C.posthoc_conditions({"table2": None}) is None
