@@ -43,8 +43,9 @@ from aibnb.interpret.localise import raw_and_structure
 __all__ = ["POSTHOC_SAMPLES", "POSTHOC_STEPS", "SCORER_VERSION", "map_kind", "posthoc_conditions",
            "posthoc_explainers", "score_record", "table2_from_scores"]
 
-#: 1: own maps and Grad-CAM; 2: adds the per-sample bottleneck, CAM and post-hoc Table 2 rows
-SCORER_VERSION = 2
+#: 1: own maps and Grad-CAM; 2: adds the per-sample bottleneck, CAM and post-hoc Table 2 rows;
+#: 3: the queue adds each Table 1 run's per-image outcomes on the shifted test set (``cross_domain``)
+SCORER_VERSION = 3
 #: noise draws per optimisation step of the per-sample bottleneck when scoring (the paper's is 10:
 #: one draw per step over 10 steps costs a tenth, which is what two CPU cores can afford)
 POSTHOC_SAMPLES = 1

@@ -11,6 +11,8 @@ transfers. This book needs the same path for its own datasets, so it is one smal
   convention the model was trained with) and checks that the classes are the training set's;
 * :func:`shifted_error` evaluates a run's best weights on it through :func:`aibnb.train.evaluate`
   (the official 4 x 4 samples), reproducibly and without touching the global random state;
+* :func:`shifted_outcomes` keeps the outcome of every shifted image as well, what the stored
+  ``lab`` tier needs to decide the paper's cross-domain claim with a per-image paired test;
 * :func:`dataset_present` says whether a dataset is on this machine, so that a chapter skips a
   shifted set it does not have instead of downloading it.
 """
@@ -24,7 +26,7 @@ import torch
 
 from aibnb import runs
 
-__all__ = ["CROSS_DOMAIN", "dataset_present", "shifted_error", "shifted_test_set"]
+__all__ = ["CROSS_DOMAIN", "dataset_present", "shifted_error", "shifted_outcomes", "shifted_test_set"]
 
 #: Shifted test sets per training set: ``(dataset, split, label)``. The paper evaluates its
 #: CIFAR-10 models on STL-10 (both splits); this book's analogue for Fashion-MNIST models is the
@@ -106,3 +108,39 @@ def shifted_error(
         torch.manual_seed(seed)
         result = evaluate(model, loader, cfg, dev, prefix="shift")
     return float(result["shift_error"])
+
+
+@torch.no_grad()
+def shifted_outcomes(
+    record: runs.RunRecord, *, n: int | None = None, device: str = "cpu", batch_size: int = 256, seed: int = 0
+) -> dict[str, Any] | None:
+    """A run's best weights on the first shifted test set of its training set (:data:`CROSS_DOMAIN`),
+    image by image: ``{"dataset", "split", "label", "num_images", "error", "correct"}`` (``correct``:
+    one 0/1 per image, in the order of the stratified subset of ``n`` images). ``None`` when the
+    training set has no shifted set here. Predictions use the model's evaluation default (the
+    official 4 x 4 samples), drawn from a generator seeded with ``seed``.
+    """
+    from aibnb.train.engine import load_model
+
+    cfg = record.config
+    targets = [t for t in CROSS_DOMAIN.get(cfg["dataset"], ()) if dataset_present(t[0])]
+    if not targets:
+        return None
+    target, split, label = targets[0]
+    backbone = "wrn" if cfg["model"].startswith("wrn") else "vgg"
+    test_set = shifted_test_set(cfg["dataset"], target, split, n=n, backbone=backbone)
+    dev = torch.device(device)
+    mean = torch.tensor(test_set.mean, device=dev).view(1, -1, 1, 1)
+    std = torch.tensor(test_set.std, device=dev).view(1, -1, 1, 1)
+    correct = []
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        model = load_model(record, device=device).eval()
+        torch.manual_seed(seed)
+        for start in range(0, len(test_set), batch_size):
+            x = (test_set.images[start : start + batch_size].to(dev, torch.float32) / 255 - mean) / std
+            out = model(x)
+            logits = out if isinstance(out, torch.Tensor) else out.logits
+            labels = test_set.labels[start : start + batch_size].to(dev)
+            correct += (logits.argmax(1) == labels).int().tolist()
+    return {"dataset": target, "split": split, "label": label, "num_images": len(correct),
+            "error": 100.0 * (1 - sum(correct) / max(len(correct), 1)), "correct": correct}

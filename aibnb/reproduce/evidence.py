@@ -159,6 +159,42 @@ class Tier:
             )
         return stats.decide(results)
 
+    def cross_domain(self, model: str, dataset: str = "fashion_mnist") -> dict[int, dict[str, Any]]:
+        """``{seed: outcomes}`` of the selected runs on their shifted test set, where the queue stored
+        them (:func:`aibnb.reproduce.cross_domain.shifted_outcomes`)."""
+        found = self.scores(model, dataset).items()
+        return {s: sc["cross_domain"] for s, sc in found if sc.get("cross_domain")}
+
+    def cross_domain_claims(
+        self,
+        claims: Sequence[tuple[str, str, str]],
+        dataset: str = "fashion_mnist",
+        *,
+        margin: float = stats.SMALLEST_EFFECT,
+    ) -> list[stats.ClaimResult]:
+        """Decide claims ``(text, a, b)`` = "a has a lower error than b on the shifted test set".
+
+        From the per-image outcomes the queue stored beside each run (``scores.json``,
+        ``cross_domain``): paired by seed, McNemar per image, Holm's correction across the claims.
+        """
+        outcomes = {m: self.cross_domain(m, dataset) for _, a, b in claims for m in (a, b)}
+        results = []
+        for text, a, b in claims:
+            oa, ob = outcomes[a], outcomes[b]
+            if not (set(oa) & set(ob)):
+                continue
+            results.append(
+                stats.paired_claim(
+                    text, a, b,
+                    {s: float(o["error"]) for s, o in oa.items()},
+                    {s: float(o["error"]) for s, o in ob.items()},
+                    correct_a={s: np.asarray(o["correct"], dtype=bool) for s, o in oa.items()},
+                    correct_b={s: np.asarray(o["correct"], dtype=bool) for s, o in ob.items()},
+                    margin=margin,
+                )
+            )
+        return stats.decide(results)
+
     def sweep_frame(self, model: str, setting: str, dataset: str = "fashion_mnist") -> pd.DataFrame:
         """Every stored run of ``model`` along a swept ``setting`` (``"beta"`` or ``"num_anchors"``):
         one row per run with the setting's value, the seed, the test error, the KL term and the

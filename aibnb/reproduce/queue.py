@@ -44,6 +44,7 @@ from typing import Any
 
 from aibnb import runs
 from aibnb.reproduce.plan import PlannedRun, plan
+from aibnb.reproduce.scores import rescore_run, score_run
 from aibnb.reproduce.stored import run_row
 
 __all__ = [
@@ -71,12 +72,6 @@ KEEP = (
 # rough seconds per epoch, to decide whether the next run can finish before a deadline (the queue
 # measures the real times as it goes): a width-1 epoch on an H100 and a lab epoch on one CPU thread
 EST_EPOCH_S = {"full": {"vgg": 11.0, "wrn": 34.0}, "lab": {"vgg": 40.0}, "ci": {"vgg": 5.0}}
-# test images scored per run for chapter 5 (None = the run's whole test set)
-SCORE_IMAGES = {"ci": 200, "lab": 2000, "full": None}
-# of those, the images the post-hoc maps (Grad-CAM, per-sample bottleneck, CAM) are scored on, for
-# the groups that compare maps (Table 1's models and the cluttered scenes; the sweeps score own maps)
-POSTHOC_IMAGES = {"ci": 50, "lab": 200, "full": 1000}
-POSTHOC_GROUPS = ("table1", "cluttered")
 
 
 class TierMismatchError(RuntimeError):
@@ -323,36 +318,6 @@ def planned_status(
 # Workers
 
 
-def _score(record: runs.RunRecord, profile: str, device: str, group: str) -> dict[str, Any] | None:
-    """Chapter 5's scores of a finished run, where its checkpoint is (None when there is nothing to
-    score: a maps-free model of a sweep)."""
-    from aibnb.interpret import map_kind, score_record
-
-    posthoc = POSTHOC_IMAGES.get(profile) if group in POSTHOC_GROUPS else 0
-    if posthoc == 0 and map_kind(record.config["model"]) is None:
-        return None
-    return score_record(record, device=device, num_images=SCORE_IMAGES.get(profile), posthoc_images=posthoc)
-
-
-def _rescore(record: runs.RunRecord, profile: str, device: str, group: str) -> bool:
-    """Add the post-hoc maps of the current scorer to a stored run's older ``scores.json`` (the own
-    map's scores are kept, not recomputed). False when there is nothing to add or no checkpoint."""
-    from aibnb.interpret import SCORER_VERSION, score_record
-
-    path = record.path / "scores.json"
-    old = runs.read_json(path) if path.exists() else None
-    if group not in POSTHOC_GROUPS or (old or {}).get("scorer", 1) >= SCORER_VERSION:
-        return False
-    if not (record.path / "best.pt").exists():
-        return False
-    new = score_record(record, device=device, num_images=SCORE_IMAGES.get(profile),
-                       posthoc_images=POSTHOC_IMAGES.get(profile), own=old is None)
-    if old is not None:
-        new = {**old, "scorer": new["scorer"], "posthoc": new["posthoc"]}
-    runs.write_json(path, new)
-    return True
-
-
 def work(
     profile: str,
     *,
@@ -387,7 +352,7 @@ def work(
         if (store / "runs" / path.name / "final.json").exists():
             if time.time() + 300 < deadline and (path / "best.pt").exists():
                 with run_lock(path.name) as mine:
-                    if mine and _rescore(runs.RunRecord.load(path), profile, device, run.group):
+                    if mine and rescore_run(runs.RunRecord.load(path), profile, device, run.group):
                         runs.write_json(store / "runs" / path.name / "scores.json",
                                         runs.read_json(path / "scores.json"))
                         build_index(store, profile)
@@ -412,7 +377,7 @@ def work(
                 log(f"stopped (time limit): {run.label} after {len(record.metrics)}/{cfg.epochs} epochs")
                 break
             if not (record.path / "scores.json").exists():
-                scores = _score(record, profile, device, run.group)
+                scores = score_run(record, profile, device, run.group)
                 if scores is not None:
                     runs.write_json(record.path / "scores.json", scores)
             check_tier(store, tier_identity(record), record.name)

@@ -107,3 +107,16 @@ def test_every_shifted_set_is_a_dataset_of_the_registry():
         assert train_set in data.available()
         for target, split, label in targets:
             assert target in data.available() and split in ("train", "test") and label
+
+
+def test_shifted_outcomes_keep_every_image_and_agree_with_the_error(monkeypatch):
+    from aibnb.train import fit
+
+    record = fit(**TINY)
+    assert cross_domain.shifted_outcomes(record, n=64) is None  # digits has no shifted set registered
+    monkeypatch.setitem(cross_domain.CROSS_DOMAIN, "digits", (("cluttered_digits", "test", "scenes"),))
+    out = cross_domain.shifted_outcomes(record, n=64)
+    assert out["dataset"] == "cluttered_digits" and out["num_images"] == len(out["correct"]) == 64
+    assert set(out["correct"]) <= {0, 1}
+    shifted = cross_domain.shifted_test_set("digits", "cluttered_digits", n=64)
+    assert math.isclose(out["error"], cross_domain.shifted_error(record, shifted), abs_tol=1e-9)

@@ -164,6 +164,27 @@ def test_tier_pairs_seeds_and_decides_claims_with_per_image_outcomes(tmp_path):
     assert result.verdict == "held" and result.only_b_right == 0 and result.only_a_right > 0
 
 
+def test_tier_decides_the_cross_domain_claim_from_stored_shifted_outcomes(tmp_path):
+    store = tmp_path / "lab"
+    rng = np.random.default_rng(1)
+    for seed in range(4):
+        base = rng.random(1000) < 0.2
+        better = base | (rng.random(1000) < 0.1)
+        for model, correct in (("vgg", base), ("vgg_aib", better)):
+            folder = _fake_run(store / "runs" / f"{model}-{seed}", model=model, seed=seed,
+                               beta=0.01 if model == "vgg_aib" else 0.0)
+            shifted = {"dataset": "cluttered_fashion", "num_images": 1000,
+                       "correct": correct.astype(int).tolist(), "error": 100 * (1 - correct.mean())}
+            runs.write_json(folder / "scores.json", {"cross_domain": shifted})
+    _fake_run(store / "runs" / "gap-0", model="vgg_gap", seed=0)  # no stored outcomes: left out
+    tier = Tier.load("lab", store)
+    assert sorted(tier.cross_domain("vgg_aib")) == [0, 1, 2, 3] and tier.cross_domain("vgg_gap") == {}
+    results = tier.cross_domain_claims([("AIB transfers better", "vgg_aib", "vgg"),
+                                        ("AIB transfers better", "vgg_aib", "vgg_gap")])
+    (result,) = results
+    assert result.verdict == "held" and result.n == 4 and result.only_b_right == 0
+
+
 def test_run_queue_cli_rejects_bad_jobs():
     done = subprocess.run(
         [*TOOL, "run", "--time-limit", "1", "--jobs", "0"],

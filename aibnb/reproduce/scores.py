@@ -1,0 +1,70 @@
+"""What the queue computes beside each finished run, where its checkpoint still is.
+
+The stored tier keeps no checkpoints, so every measurement a chapter makes of a trained model is
+made here, once, by the worker that trained it, and stored as ``scores.json`` beside the run:
+
+* chapter 5's scores of the maps (:func:`aibnb.interpret.score_record`): the model's own map and,
+  for the runs of Table 1 and of the cluttered scenes, the post-hoc maps of the same network;
+* for the runs of Table 1, their outcome on every image of the shifted test set
+  (:func:`aibnb.reproduce.cross_domain.shifted_outcomes`), which chapter 4 needs to decide the
+  paper's cross-domain claim image by image.
+
+:func:`rescore_run` adds to an older ``scores.json`` what the current scorer computes
+(:data:`aibnb.interpret.SCORER_VERSION`), without recomputing what it holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aibnb import runs
+from aibnb.reproduce.cross_domain import shifted_outcomes
+
+__all__ = ["POSTHOC_GROUPS", "POSTHOC_IMAGES", "SCORE_IMAGES", "rescore_run", "score_run"]
+
+# test images scored per run for chapter 5 (None = the run's whole test set)
+SCORE_IMAGES = {"ci": 200, "lab": 2000, "full": None}
+# of those, the images the post-hoc maps (Grad-CAM, per-sample bottleneck, CAM) are scored on, for
+# the groups that compare maps (Table 1's models and the cluttered scenes; the sweeps score own maps)
+POSTHOC_IMAGES = {"ci": 50, "lab": 200, "full": 1000}
+POSTHOC_GROUPS = ("table1", "cluttered")
+
+
+def score_run(record: runs.RunRecord, profile: str, device: str, group: str) -> dict[str, Any] | None:
+    """Chapter 5's scores of a finished run, where its checkpoint is, and for Table 1's runs their
+    outcomes on the shifted test set (chapter 4's cross-domain claim). None when there is nothing to
+    score: a maps-free model of a sweep."""
+    from aibnb.interpret import map_kind, score_record
+
+    posthoc = POSTHOC_IMAGES.get(profile) if group in POSTHOC_GROUPS else 0
+    if posthoc == 0 and map_kind(record.config["model"]) is None:
+        return None
+    scores = score_record(record, device=device, num_images=SCORE_IMAGES.get(profile), posthoc_images=posthoc)
+    if group == "table1":
+        scores["cross_domain"] = shifted_outcomes(record, n=SCORE_IMAGES.get(profile), device=device)
+    return scores
+
+
+def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -> bool:
+    """Add what the current scorer computes to a stored run's older ``scores.json`` (what it holds
+    is kept, not recomputed). False when there is nothing to add or no checkpoint."""
+    from aibnb.interpret import SCORER_VERSION, score_record
+
+    path = record.path / "scores.json"
+    old = runs.read_json(path) if path.exists() else None
+    if group not in POSTHOC_GROUPS or (old or {}).get("scorer", 1) >= SCORER_VERSION:
+        return False
+    if not (record.path / "best.pt").exists():
+        return False
+    if old is None:
+        new = score_run(record, profile, device, group)
+    else:
+        new = dict(old)
+        if not old.get("posthoc"):
+            new["posthoc"] = score_record(record, device=device, num_images=SCORE_IMAGES.get(profile),
+                                          posthoc_images=POSTHOC_IMAGES.get(profile), own=False)["posthoc"]
+        if group == "table1" and "cross_domain" not in old:
+            new["cross_domain"] = shifted_outcomes(record, n=SCORE_IMAGES.get(profile), device=device)
+    new["scorer"] = SCORER_VERSION
+    runs.write_json(path, new)
+    return True
