@@ -120,7 +120,7 @@ def shifted_outcomes(
     training set has no shifted set here. Predictions use the model's evaluation default (the
     official 4 x 4 samples), drawn from a generator seeded with ``seed``.
     """
-    from aibnb.train.engine import load_model
+    from aibnb.train.engine import load_model, select_device
 
     cfg = record.config
     targets = [t for t in CROSS_DOMAIN.get(cfg["dataset"], ()) if dataset_present(t[0])]
@@ -129,12 +129,12 @@ def shifted_outcomes(
     target, split, label = targets[0]
     backbone = "wrn" if cfg["model"].startswith("wrn") else "vgg"
     test_set = shifted_test_set(cfg["dataset"], target, split, n=n, backbone=backbone)
-    dev = torch.device(device)
+    dev = select_device(str(device))  # "auto" as the queue passes it
     mean = torch.tensor(test_set.mean, device=dev).view(1, -1, 1, 1)
     std = torch.tensor(test_set.std, device=dev).view(1, -1, 1, 1)
     correct = []
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        model = load_model(record, device=device).eval()
+        model = load_model(record, device=str(dev)).eval()
         torch.manual_seed(seed)
         for start in range(0, len(test_set), batch_size):
             x = (test_set.images[start : start + batch_size].to(dev, torch.float32) / 255 - mean) / std

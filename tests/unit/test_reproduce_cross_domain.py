@@ -120,3 +120,5 @@ def test_shifted_outcomes_keep_every_image_and_agree_with_the_error(monkeypatch)
     assert set(out["correct"]) <= {0, 1}
     shifted = cross_domain.shifted_test_set("digits", "cluttered_digits", n=64)
     assert math.isclose(out["error"], cross_domain.shifted_error(record, shifted), abs_tol=1e-9)
+    again = cross_domain.shifted_outcomes(record, n=64, device="auto")  # the device as the queue passes it
+    assert again["correct"] == out["correct"]
