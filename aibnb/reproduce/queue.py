@@ -356,7 +356,7 @@ def work(
                         runs.write_json(store / "runs" / path.name / "scores.json",
                                         runs.read_json(path / "scores.json"))
                         build_index(store, profile)
-                        log(f"re-scored {run.label} with the post-hoc maps")
+                        log(f"re-scored {run.label} (scores.json brought up to the current scorer)")
             continue
         family = spec(run.model).family
         left_epochs = cfg.epochs - len(runs.read_jsonl(path / "metrics.jsonl"))
