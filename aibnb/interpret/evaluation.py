@@ -70,6 +70,13 @@ class EvalData:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def first(self, n: int | None) -> EvalData:
+        """The first ``n`` images (all of them for ``None`` or more than there are), masks included."""
+        if n is None or n >= len(self):
+            return self
+        masks = None if self.masks is None else self.masks[:n]
+        return EvalData(self.images[:n], self.labels[:n], masks, self.mean, self.std, self.classes, self.name)
+
 
 def load_eval_data(
     dataset: str,

@@ -88,13 +88,6 @@ def posthoc_explainers(model_name: str, data: EvalData, *, num_samples: int | No
     return out
 
 
-def _subset(data: EvalData, n: int | None) -> EvalData:
-    if n is None or n >= len(data):
-        return data
-    masks = None if data.masks is None else data.masks[:n]
-    return EvalData(data.images[:n], data.labels[:n], masks, data.mean, data.std, data.classes, data.name)
-
-
 def _rounded(values: np.ndarray) -> list[float]:
     return [round(float(v), 5) for v in values]
 
@@ -165,7 +158,7 @@ def score_record(
         "posthoc": None,
     }
     options = {"num_samples": num_samples, "seed": seed}
-    few = _subset(data, posthoc_images)
+    few = data.first(posthoc_images)
     posthoc = posthoc_explainers(model_name, few, num_samples=num_samples) if posthoc_images != 0 else {}
     if dataset in cluttered.CLUTTERED:
         if kind is not None and own:
