@@ -11,7 +11,8 @@ measurements and its narrative, and nothing a second chapter would define again:
 * :func:`glue_figure`: a figure stored for a ``{glue:figure}`` directive (a numbered, captioned
   figure) and closed, so that it is not drawn a second time in the cell's output;
 * :func:`train`: one cached training run of a chapter (``fit`` with the chapter's dataset, profile,
-  seed, and its β / K parameters where the model has them);
+  seed, and its β / K parameters where the model has them); :func:`train_many`: all of a chapter's
+  runs up front, two at a time on a CPU;
 * :func:`device_text`: the device(s) a stored result was computed on.
 """
 
@@ -28,8 +29,10 @@ __all__ = [
     "glue_text",
     "glue_value",
     "provenance_note",
+    "run_options",
     "seeds_phrase",
     "train",
+    "train_many",
 ]
 
 
@@ -87,7 +90,7 @@ def provenance_note(profile: str, seeds: Iterable[int] | None = None, extra: str
     return note + (f", {extra}" if extra else "") + "."
 
 
-def train(
+def run_options(
     model: str,
     *,
     dataset: str,
@@ -96,13 +99,13 @@ def train(
     beta: float | None = None,
     num_anchors: int | None = None,
     **overrides: Any,
-) -> Any:
-    """One cached training run of a chapter: ``fit`` at the chapter's dataset, profile and seed, with
+) -> dict[str, Any]:
+    """The ``fit`` arguments of one run of a chapter: the chapter's dataset, profile and seed, with
     the chapter's β (models with a VIB head) and K (quantised models) unless ``overrides`` set them."""
     from aibnb.models import spec
-    from aibnb.train import fit
 
     options: dict[str, Any] = {
+        "model": model,
         "dataset": dataset,
         "profile": profile,
         "seed": seed,
@@ -114,7 +117,22 @@ def train(
         options.setdefault("beta", float(beta))
     if kind == "aib_qt" and num_anchors is not None:
         options.setdefault("num_anchors", int(num_anchors))
-    return fit(model=model, **options)
+    return options
+
+
+def train(model: str, **settings: Any) -> Any:
+    """One cached training run of a chapter (the arguments of :func:`run_options`)."""
+    from aibnb.train import fit
+
+    return fit(**run_options(model, **settings))
+
+
+def train_many(runs: Iterable[tuple[str, dict[str, Any]]], **settings: Any) -> list[Any]:
+    """Every ``(model, overrides)`` run of a chapter, trained up front and two at a time on a CPU
+    (:func:`aibnb.train.fit_many`); later :func:`train` calls of the same runs read the cache."""
+    from aibnb.train import fit_many
+
+    return fit_many([run_options(model, **{**settings, **overrides}) for model, overrides in runs])
 
 
 def device_text(stored: dict) -> str:

@@ -195,6 +195,54 @@ class Tier:
             )
         return stats.decide(results)
 
+    def localisation(self, key: str, metric: str = "pointing", dataset: str = "cluttered_fashion"
+                     ) -> dict[int, np.ndarray]:
+        """``{seed: per-scene scores}`` of the map ``key`` = ``"model:map"`` (``map`` one of
+        ``own``, ``gradcam``, ``bottleneck``, ``cam``) on the cluttered test scenes, from the scores
+        the queue stored beside each run; ``metric`` is ``"pointing"`` (the pointing game, ties
+        shared) or ``"mass"`` (the relevance mass of the map minus its minimum), as fractions."""
+        model, _, name = key.partition(":")
+        out = {}
+        for seed, sc in self.scores(model, dataset).items():
+            parts = sc.get("localisation") if name == "own" else sc.get("posthoc")
+            part = (parts or {}).get(name)
+            if part and "per_image" in part:
+                out[seed] = np.asarray(part["per_image"][metric], dtype=float)
+        return out
+
+    def localisation_claims(
+        self,
+        claims: Sequence[tuple[str, str, str]],
+        metric: str = "pointing",
+        dataset: str = "cluttered_fashion",
+        *,
+        margin: float = stats.SMALLEST_EFFECT,
+    ) -> list[stats.ClaimResult]:
+        """Decide claims ``(text, a, b)`` = "map a scores higher than map b" on the cluttered scenes
+        (:meth:`localisation`; in points, i.e. percent of scenes or of mass).
+
+        Paired by seed; per image, the paired bootstrap on the scenes both maps were scored on (the
+        post-hoc maps on the first scenes of the same list); Holm's correction across the claims.
+        """
+        results = []
+        for text, a, b in claims:
+            va, vb = self.localisation(a, metric, dataset), self.localisation(b, metric, dataset)
+            seeds = sorted(set(va) & set(vb))
+            if not seeds:
+                continue
+            n = {s: min(len(va[s]), len(vb[s])) for s in seeds}
+            results.append(
+                stats.paired_claim(
+                    text, a, b,
+                    {s: 100 * float(va[s][: n[s]].mean()) for s in seeds},
+                    {s: 100 * float(vb[s][: n[s]].mean()) for s in seeds},
+                    image_advantage={s: 100 * (va[s][: n[s]] - vb[s][: n[s]]) for s in seeds},
+                    lower_is_better=False,
+                    margin=margin,
+                )
+            )
+        return stats.decide(results)
+
     def sweep_frame(self, model: str, setting: str, dataset: str = "fashion_mnist") -> pd.DataFrame:
         """Every stored run of ``model`` along a swept ``setting`` (``"beta"`` or ``"num_anchors"``):
         one row per run with the setting's value, the seed, the test error, the KL term and the

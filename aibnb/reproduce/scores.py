@@ -20,7 +20,7 @@ from typing import Any
 from aibnb import runs
 from aibnb.reproduce.cross_domain import shifted_outcomes
 
-__all__ = ["POSTHOC_GROUPS", "POSTHOC_IMAGES", "SCORE_IMAGES", "rescore_run", "score_run"]
+__all__ = ["POSTHOC_GROUPS", "POSTHOC_IMAGES", "SCORE_IMAGES", "rescore_run", "score_images", "score_run"]
 
 # test images scored per run for chapter 5 (None = the run's whole test set)
 SCORE_IMAGES = {"ci": 200, "lab": 2000, "full": None}
@@ -28,6 +28,13 @@ SCORE_IMAGES = {"ci": 200, "lab": 2000, "full": None}
 # the groups that compare maps (Table 1's models and the cluttered scenes; the sweeps score own maps)
 POSTHOC_IMAGES = {"ci": 50, "lab": 200, "full": 1000}
 POSTHOC_GROUPS = ("table1", "cluttered")
+
+
+def score_images(record: runs.RunRecord, profile: str) -> int | None:
+    """How many test images a run is scored on: :data:`SCORE_IMAGES` of its profile, and never more
+    than the run's own test subset (a dry run with ``test_subset=64`` is scored on 64)."""
+    cap, own = SCORE_IMAGES.get(profile), record.config.get("test_subset")
+    return own if cap is None else (cap if own is None else min(cap, own))
 
 
 def score_run(record: runs.RunRecord, profile: str, device: str, group: str) -> dict[str, Any] | None:
@@ -39,9 +46,10 @@ def score_run(record: runs.RunRecord, profile: str, device: str, group: str) -> 
     posthoc = POSTHOC_IMAGES.get(profile) if group in POSTHOC_GROUPS else 0
     if posthoc == 0 and map_kind(record.config["model"]) is None:
         return None
-    scores = score_record(record, device=device, num_images=SCORE_IMAGES.get(profile), posthoc_images=posthoc)
+    n = score_images(record, profile)
+    scores = score_record(record, device=device, num_images=n, posthoc_images=posthoc)
     if group == "table1":
-        scores["cross_domain"] = shifted_outcomes(record, n=SCORE_IMAGES.get(profile), device=device)
+        scores["cross_domain"] = shifted_outcomes(record, n=n, device=device)
     return scores
 
 
@@ -61,10 +69,10 @@ def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -
     else:
         new = dict(old)
         if not old.get("posthoc"):
-            new["posthoc"] = score_record(record, device=device, num_images=SCORE_IMAGES.get(profile),
+            new["posthoc"] = score_record(record, device=device, num_images=score_images(record, profile),
                                           posthoc_images=POSTHOC_IMAGES.get(profile), own=False)["posthoc"]
         if group == "table1" and "cross_domain" not in old:
-            new["cross_domain"] = shifted_outcomes(record, n=SCORE_IMAGES.get(profile), device=device)
+            new["cross_domain"] = shifted_outcomes(record, n=score_images(record, profile), device=device)
     new["scorer"] = SCORER_VERSION
     runs.write_json(path, new)
     return True

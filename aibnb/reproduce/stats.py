@@ -50,6 +50,7 @@ __all__ = [
     "detectable_difference",
     "holm",
     "mcnemar",
+    "paired_bootstrap_p",
     "paired_claim",
     "paired_interval",
     "summarize",
@@ -189,6 +190,24 @@ def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int, flo
     return only_a, only_b, p
 
 
+def paired_bootstrap_p(diffs: Sequence[float], *, resamples: int = 10_000, seed: int = 0) -> float:
+    """Two-sided p-value of "mean per-image difference = 0" by a paired bootstrap.
+
+    For continuous or tied per-image scores (pointing game with ties, relevance mass), where
+    McNemar does not apply: the differences are centred on zero (the null), resampled with
+    replacement, and p is the share of resampled means at least as far from zero as the observed
+    one (with the observed one counted, so p > 0).
+    """
+    d = _finite("diffs", diffs)
+    if len(d) < 2:
+        return 1.0
+    observed = abs(float(d.mean()))
+    centred = d - d.mean()
+    rng = np.random.default_rng(seed)
+    means = np.abs(centred[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1))
+    return float((1 + np.count_nonzero(means >= observed)) / (resamples + 1))
+
+
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjustment of ``pvalues`` (NaN stays NaN and does not count)."""
     p = np.asarray(pvalues, dtype=float)
@@ -250,14 +269,17 @@ def paired_claim(
     *,
     correct_a: Mapping[int, np.ndarray] | None = None,
     correct_b: Mapping[int, np.ndarray] | None = None,
+    image_advantage: Mapping[int, np.ndarray] | None = None,
     lower_is_better: bool = True,
     margin: float = SMALLEST_EFFECT,
 ) -> ClaimResult:
     """Compare ``a`` with ``b`` over their common seeds (``{seed: value}``; values in points).
 
     ``correct_a`` / ``correct_b``: per seed, the per-image outcomes on the shared test set, for the
-    McNemar test (left out when absent). The verdict is filled in by :func:`decide`, which applies
-    Holm's correction over a table of claims.
+    McNemar test (left out when absent). ``image_advantage``: per seed, the per-image advantage of
+    ``a`` (continuous scores); averaged over the seeds image by image and tested with
+    :func:`paired_bootstrap_p` (used when there are no outcomes). The verdict is filled in by
+    :func:`decide`, which applies Holm's correction over a table of claims.
     """
     seeds = sorted(set(values_a) & set(values_b))
     if not seeds:
@@ -273,6 +295,10 @@ def paired_claim(
             only_a, only_b, p_img = mcnemar(
                 np.stack([correct_a[s] for s in common]), np.stack([correct_b[s] for s in common])
             )
+    elif image_advantage is not None:
+        common = [s for s in seeds if s in image_advantage]
+        if common:
+            p_img = paired_bootstrap_p(np.mean([image_advantage[s] for s in common], axis=0))
     sd = float(adv.std(ddof=1)) if len(adv) > 1 else math.nan
     return ClaimResult(
         claim=claim,

@@ -10,6 +10,7 @@ from aibnb.train.config import SCHEDULES, TrainConfig, departures, resolve, vali
 from aibnb.train.engine import fit, run_dir, run_dir_for, summarize
 from aibnb.train.loop import evaluate
 from aibnb.train.machine import prepare, select_device
+from aibnb.train.parallel import fit_many
 from aibnb.train.schedule import lr_factor
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "departures",
     "evaluate",
     "fit",
+    "fit_many",
     "load_model",
     "lr_factor",
     "prepare",

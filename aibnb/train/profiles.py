@@ -3,8 +3,9 @@
 Three tiers of evidence share one code path and differ only here:
 
 * ``ci``: two CPU cores inside a chapter's time budget (narrow widths, subsets, two epochs, the
-  official schedule replaced by a cosine decay that suits two epochs). It demonstrates that every
-  code path works; it is not evidence for or against the paper.
+  official schedule replaced by a cosine decay that suits two epochs, one thread per run so that a
+  chapter trains two runs at once with :func:`aibnb.train.parallel.fit_many`). It demonstrates that
+  every code path works; it is not evidence for or against the paper.
 * ``lab``: the CPU evidence tier, computed once by a background queue (``tools/experiments/run_queue.py``) and
   stored under ``book/results/lab/``. Width 1/16, 10,000 training images, all 10,000 test images,
   12 epochs, one CPU thread per run (a pilot at 20,000 images took 16-19 minutes a run on one
@@ -75,7 +76,8 @@ PROFILES: dict[str, Profile] = {
             "two CPU cores inside a chapter's time budget: widths 1/16 (VGG) and 1/20 with depth 10 "
             "(WRN), 6,000 training images, 2 epochs at batch 64 with a cosine decay of the learning "
             "rate (the official 200-epoch step schedules do not fit two epochs) from 0.02 for VGG and "
-            "from the official 0.1 for WRN"
+            "from the official 0.1 for WRN, one CPU thread per run (a chapter trains its runs two at "
+            "a time)"
         ),
         width=_CPU_WIDTH,
         model_options=_CPU_OPTIONS,
@@ -85,6 +87,7 @@ PROFILES: dict[str, Profile] = {
         test_subset=2000,
         batch_size=64,
         optimisation=_SHORT_SCHEDULE,
+        num_threads=1,
     ),
     "lab": Profile(
         name="lab",

@@ -59,3 +59,19 @@ def test_sweep_figure_draws_runs_and_means_and_says_when_empty():
     empty = viz.sweep_figure(pd.DataFrame(), "beta", official=0.01, second="kl_bits", second_label="KL")
     assert "no stored run yet" in empty.axes[0].texts[0].get_text()
     plt.close(empty)
+
+
+def test_run_options_give_beta_and_k_only_to_the_models_that_have_them(monkeypatch):
+    common = {"dataset": "fashion_mnist", "profile": "ci", "seed": 1, "beta": 0.1, "num_anchors": 5}
+    assert "beta" not in chapter.run_options("vgg", **common)
+    aib = chapter.run_options("vgg_aib", **common)
+    assert aib["beta"] == 0.1 and "num_anchors" not in aib and aib["quiet"] and aib["seed"] == 1
+    assert chapter.run_options("vgg_aib_qt", **common)["num_anchors"] == 5
+    assert chapter.run_options("vgg_aib", **{**common, "beta": None}).get("beta") is None
+    assert chapter.run_options("vgg_aib", **common, epochs=3)["epochs"] == 3
+    asked = []
+    monkeypatch.setattr("aibnb.train.fit_many", lambda specs: asked.extend(specs) or [])
+    scenes = {"dataset": "cluttered_fashion", "beta": 1.0}
+    chapter.train_many([("vgg_aib", {}), ("vgg_aib", scenes)], **common)
+    assert asked == [chapter.run_options("vgg_aib", **common),
+                     chapter.run_options("vgg_aib", **{**common, **scenes})]

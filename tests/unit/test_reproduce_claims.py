@@ -1,9 +1,14 @@
-"""Tests of aibnb.reproduce.claims: the excess of a consistency score over its control, per map."""
+"""Tests of aibnb.reproduce.claims: the excess of a consistency score over its control, per map,
+and the localisation claims decided from the per-scene scores stored beside each run."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
+from aibnb import runs
 from aibnb.reproduce import claims as C
 
 
@@ -42,3 +47,37 @@ def test_maps_are_compared_on_the_modifications_they_share():
     assert excess["vgg_aib", "own"] == {0: pytest.approx(20.0), 1: pytest.approx(20.0)}
     assert excess["vgg_aib", "bottleneck"][0] == pytest.approx(5.0)
     assert C.posthoc_conditions({"table2": None}) is None
+
+
+def test_localisation_claims_pair_maps_by_seed_and_scene(tmp_path):
+    from aibnb.reproduce.evidence import Tier
+    from aibnb.reproduce.paper import table1_beta
+
+    rng = np.random.default_rng(0)
+    hits = {"vgg_aib": 0.7, "vgg_att3": 0.5}
+    records = []
+    for model, rate in hits.items():
+        for seed in (0, 1):
+            folder = tmp_path / f"{model}-{seed}"
+            folder.mkdir()
+            own = (rng.random(400) < rate).astype(float)
+            posthoc = {"gradcam": {"per_image": {"pointing": own[:50].tolist(), "mass": own[:50].tolist()}}}
+            per_image = {"pointing": own.tolist(), "mass": (own / 2).tolist()}
+            runs.write_json(folder / "scores.json",
+                            {"localisation": {"own": {"per_image": per_image}}, "posthoc": posthoc})
+            cfg = {"model": model, "dataset": "cluttered_fashion", "seed": seed, "beta": table1_beta(model)}
+            records.append(runs.RunRecord(path=folder, config=cfg, final={"test_error": 50.0}))
+    tier = Tier("lab", tmp_path, records)
+    assert sorted(tier.localisation("vgg_aib:own")) == [0, 1]
+    assert len(tier.localisation("vgg_aib:gradcam")[0]) == 50
+    assert tier.localisation("vgg_aib:bottleneck") == {}
+    claims = [("AIB above LTPA", "vgg_aib:own", "vgg_att3:own"),
+              ("own above Grad-CAM", "vgg_aib:own", "vgg_aib:gradcam"),
+              ("no runs", "vgg_aib:own", "vgg:gradcam")]
+    results = tier.localisation_claims(claims, margin=2.0)
+    assert [r.claim for r in results] == ["AIB above LTPA", "own above Grad-CAM"]  # no vgg runs: left out
+    aib_vs_ltpa, own_vs_gradcam = results
+    assert aib_vs_ltpa.n == 2 and 10 < aib_vs_ltpa.advantage < 30 and aib_vs_ltpa.p_images < 0.001
+    assert own_vs_gradcam.advantage == 0.0  # the same scores on the 50 scenes both maps share
+    mass = tier.localisation_claims(claims[:1], metric="mass")[0]
+    assert math.isclose(mass.advantage, aib_vs_ltpa.advantage / 2)

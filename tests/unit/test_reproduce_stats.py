@@ -108,3 +108,21 @@ def test_summarize_is_numpys_mean_and_sample_std_to_the_bit():
     values = [20.009999999999998, 21.01, 23.300000000000004]
     s = stats.summarize(iter(values))
     assert s.mean == float(np.mean(values)) and s.std == float(np.std(values, ddof=1))
+
+
+def test_paired_bootstrap_p_finds_a_shift_and_not_noise():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0.0, 1.0, 400)
+    assert stats.paired_bootstrap_p(noise - noise.mean()) > 0.5  # exactly no mean difference
+    assert stats.paired_bootstrap_p(noise + 0.5) < 0.001  # half a standard deviation over 400 images
+    p = stats.paired_bootstrap_p(noise + 0.1, resamples=4000)
+    t = sps.ttest_1samp(noise + 0.1, 0.0).pvalue
+    assert abs(p - t) < 0.05  # the bootstrap agrees with the t-test where the t-test is exact enough
+    assert stats.paired_bootstrap_p([1.0]) == 1.0
+
+
+def test_paired_claim_tests_continuous_per_image_scores_by_bootstrap():
+    gain = {0: np.full(300, 5.0) + np.linspace(-1, 1, 300), 1: np.full(300, 4.0)}
+    r = stats.paired_claim("a above b", "a", "b", {0: 60.0, 1: 58.0}, {0: 55.0, 1: 54.0},
+                           image_advantage=gain, lower_is_better=False)
+    assert r.advantage == 4.5 and r.only_a_right is None and r.p_images < 0.001
