@@ -222,7 +222,8 @@ class Tier:
         (:meth:`localisation`; in points, i.e. percent of scenes or of mass).
 
         Paired by seed; per image, the paired bootstrap on the scenes both maps were scored on (the
-        post-hoc maps on the first scenes of the same list); Holm's correction across the claims.
+        post-hoc maps on the first scenes of the same list) and both have a score for (a map with no
+        mass has no relevance mass); Holm's correction across the claims.
         """
         results = []
         for text, a, b in claims:
@@ -231,11 +232,13 @@ class Tier:
             if not seeds:
                 continue
             n = {s: min(len(va[s]), len(vb[s])) for s in seeds}
+            # a scene counts where both maps have a score (a map with no mass has none: NaN)
+            both = {s: np.isfinite(va[s][: n[s]]) & np.isfinite(vb[s][: n[s]]) for s in seeds}
             results.append(
                 stats.paired_claim(
                     text, a, b,
-                    {s: 100 * float(va[s][: n[s]].mean()) for s in seeds},
-                    {s: 100 * float(vb[s][: n[s]].mean()) for s in seeds},
+                    {s: 100 * float(va[s][: n[s]][both[s]].mean()) for s in seeds},
+                    {s: 100 * float(vb[s][: n[s]][both[s]].mean()) for s in seeds},
                     image_advantage={s: 100 * (va[s][: n[s]] - vb[s][: n[s]]) for s in seeds},
                     lower_is_better=False,
                     margin=margin,

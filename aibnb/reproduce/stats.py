@@ -277,9 +277,9 @@ def paired_claim(
 
     ``correct_a`` / ``correct_b``: per seed, the per-image outcomes on the shared test set, for the
     McNemar test (left out when absent). ``image_advantage``: per seed, the per-image advantage of
-    ``a`` (continuous scores); averaged over the seeds image by image and tested with
-    :func:`paired_bootstrap_p` (used when there are no outcomes). The verdict is filled in by
-    :func:`decide`, which applies Holm's correction over a table of claims.
+    ``a`` (continuous scores, NaN where an image has no score); averaged over the seeds image by
+    image and tested with :func:`paired_bootstrap_p` (used when there are no outcomes). The verdict
+    is filled in by :func:`decide`, which applies Holm's correction over a table of claims.
     """
     seeds = sorted(set(values_a) & set(values_b))
     if not seeds:
@@ -297,8 +297,12 @@ def paired_claim(
             )
     elif image_advantage is not None:
         common = [s for s in seeds if s in image_advantage]
-        if common:
-            p_img = paired_bootstrap_p(np.mean([image_advantage[s] for s in common], axis=0))
+        if common:  # the mean over seeds image by image; NaN (no score for that image) left out
+            stack = np.stack([np.asarray(image_advantage[s], dtype=float) for s in common])
+            scored = np.isfinite(stack)
+            counts = scored.sum(axis=0)
+            per_image = np.where(scored, stack, 0.0).sum(axis=0)[counts > 0] / counts[counts > 0]
+            p_img = paired_bootstrap_p(per_image)
     sd = float(adv.std(ddof=1)) if len(adv) > 1 else math.nan
     return ClaimResult(
         claim=claim,
