@@ -67,12 +67,12 @@ def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -
     if old is None:
         new = score_run(record, profile, device, group)
     else:
-        new = dict(old)
+        new, n = dict(old), score_images(record, profile)
         if not old.get("posthoc"):
-            new["posthoc"] = score_record(record, device=device, num_images=score_images(record, profile),
+            new["posthoc"] = score_record(record, device=device, num_images=n,
                                           posthoc_images=POSTHOC_IMAGES.get(profile), own=False)["posthoc"]
         if group == "table1" and "cross_domain" not in old:
-            new["cross_domain"] = shifted_outcomes(record, n=score_images(record, profile), device=device)
+            new["cross_domain"] = shifted_outcomes(record, n=n, device=device)
     new["scorer"] = SCORER_VERSION
     runs.write_json(path, new)
     return True
