@@ -1,7 +1,8 @@
 """Shared test setup: the repository root and the scripts of ``tools/build/`` (the book's build) and
 ``tools/experiments/`` (the experiment drivers) are importable from every test, the ``isolated_runs``
-fixture gives a test its own empty run cache, ``one_thread`` runs a test module on one CPU thread, and
-``make_record`` makes run records without training."""
+fixture gives a test its own empty run cache, ``one_thread`` runs a test module on one CPU thread,
+``make_record`` makes run records without training and ``scorable_run`` finished-looking runs that
+chapter 5's scorer can load."""
 
 from __future__ import annotations
 
@@ -48,5 +49,48 @@ def make_record(tmp_path):
         final = {"test_error": error, "best_epoch": 7, "num_anchors": None}
         prov = {"device": "cuda (a GPU)", "commit": "abc123", "created": "2026-01-01T00:00:00+00:00"}
         return RunRecord(path=tmp_path / f"{model}-{seed}", config=cfg, final=final, provenance=prov)
+
+    return make
+
+
+@pytest.fixture
+def scorable_run(tmp_path, monkeypatch):
+    """A factory of finished-looking run folders (config + best checkpoint of an untrained tiny
+    model) that :func:`aibnb.interpret.score_record` can score: its evaluation data are replaced by
+    12 random images fixed by the dataset's name (with a 12 x 12 object mask on cluttered datasets),
+    the patch source by 3 random images, and the per-sample bottleneck runs one step.
+
+    ``scorable_run("vgg_aib", "fashion_mnist")`` -> :class:`aibnb.runs.RunRecord`.
+    """
+    import torch
+
+    from aibnb import runs
+    from aibnb.interpret import EvalData, scoring
+    from aibnb.models import build_model
+    from aibnb.train import TrainConfig, resolve
+
+    def fake_data(dataset, n=None, **_):
+        g = torch.Generator().manual_seed(len(dataset))
+        images = torch.rand(12, 1, 32, 32, generator=g)
+        labels = torch.randint(0, 10, (12,), generator=g)
+        masks = torch.zeros(12, 1, 32, 32, dtype=torch.bool)
+        masks[:, :, 8:20, 10:22] = True
+        scene_masks = masks if dataset.startswith("cluttered") else None
+        return EvalData(images, labels, scene_masks, (0.5,), (0.25,), [str(i) for i in range(10)], dataset)
+
+    monkeypatch.setattr(scoring, "load_eval_data", fake_data)
+    monkeypatch.setattr(scoring, "patch_source",
+                        lambda: torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(3)))
+    monkeypatch.setattr(scoring, "POSTHOC_STEPS", 1)  # one step of the bottleneck's mask is the code path
+
+    def make(model_name: str, dataset: str) -> runs.RunRecord:
+        cfg = resolve(TrainConfig(model=model_name, dataset=dataset, profile="ci"))
+        folder = tmp_path / f"{model_name}-{dataset}"
+        torch.manual_seed(0)
+        model = build_model(model_name, 10, width=cfg.width, in_channels=1, **cfg.model_options)
+        info = {"num_classes": 10, "in_channels": 1, "image_size": 32}
+        runs.write_json(folder / "config.json", {"hash": cfg.hash(), "config": cfg.to_dict(), "model": info})
+        torch.save({"model": model.state_dict()}, folder / "best.pt")
+        return runs.RunRecord.load(folder)
 
     return make

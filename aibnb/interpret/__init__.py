@@ -53,6 +53,7 @@ from aibnb.interpret.consistency import (
     cosine_similarity,
     explain,
     has_attention,
+    stability_levels,
     unrelated_pairs_score,
     wilson_interval,
 )
@@ -66,6 +67,7 @@ from aibnb.interpret.evaluation import (
     patch_source,
     save_table2,
     table2_conditions,
+    table2_outcomes,
     table2_rows,
 )
 from aibnb.interpret.gradcam import GradCAMExplainer, default_layer, find_layer, grad_cam, gradcam_explainer
@@ -157,9 +159,11 @@ __all__ = [
     "score_record",
     "square_side",
     "square_windows",
+    "stability_levels",
     "subtract_minimum",
     "table2_conditions",
     "table2_from_scores",
+    "table2_outcomes",
     "table2_rows",
     "threshold_maps",
     "unrelated_pairs_score",

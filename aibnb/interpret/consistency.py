@@ -51,6 +51,7 @@ __all__ = [
     "cosine_similarity",
     "explain",
     "has_attention",
+    "stability_levels",
     "unrelated_pairs_score",
     "wilson_interval",
 ]
@@ -302,6 +303,17 @@ class ConsistencyResult:
     similarity: np.ndarray = field(repr=False)
     prediction_consistent: np.ndarray = field(repr=False)
 
+    def stability_code(self) -> str:
+        """The per-image outcomes behind every score, one character per image: ``-`` where the
+        prediction changed, otherwise how many of ``taus`` the two maps' cosine exceeds (``0`` to
+        ``len(taus)``). Stored beside the scores so that two maps can be compared image by image;
+        :func:`stability_levels` reads it back."""
+        if len(self.taus) > 9:
+            raise ValueError(f"stability_code: at most 9 taus fit one digit, got {len(self.taus)}")
+        levels = (self.similarity[:, None] > np.asarray(self.taus)[None, :]).sum(axis=1)
+        return "".join("-" if not same else str(int(k))
+                       for same, k in zip(self.prediction_consistent, levels, strict=True))
+
     def intervals(self, level: float = 0.95) -> list[tuple[float, float]]:
         """Wilson intervals of every score, in percent."""
         out = []
@@ -322,6 +334,16 @@ class ConsistencyResult:
                 "num_total": self.num_total, "normalize": self.normalize, "attention": self.kind,
             })
         return rows
+
+
+def stability_levels(code: str) -> np.ndarray:
+    """A :meth:`ConsistencyResult.stability_code` as integers: -1 where the prediction changed,
+    else the number of thresholds the cosine exceeds. The map is attention-consistent at the
+    threshold ``tau`` of a list ``taus`` where the level is at least ``sum(t <= tau for t in taus)``."""
+    bad = set(code) - set("-0123456789")
+    if bad:
+        raise ValueError(f"stability code: unexpected characters {sorted(bad)}; re-score the run")
+    return np.array([-1 if c == "-" else int(c) for c in code], dtype=np.int64)
 
 
 def consistency_from_explanations(

@@ -5,7 +5,8 @@
 * :class:`Condition` is one modification of Table 2 (an occlusion with its fill and size ``r``, or
   a frequency band with its radius); :func:`table2_conditions` makes the book's list.
 * :func:`table2_rows` scores one model under every condition (one forward pass on the original
-  images, one per condition) and returns rows for a DataFrame.
+  images, one per condition) and returns rows for a DataFrame; :func:`table2_outcomes` also returns
+  every image's outcome under every condition (a stability code per condition), for per-image tests.
 * scoring one finished run under all of them is :mod:`aibnb.interpret.scoring`.
 * Stored results: ``book/results/<profile>/table2_<dataset>.json`` holds ``{"provenance": ...,
   "dataset", "profile", "taus", "conditions": [Condition.to_dict()...], "rows": [...]}`` with the
@@ -45,6 +46,7 @@ __all__ = [
     "patch_source",
     "save_table2",
     "table2_conditions",
+    "table2_outcomes",
     "table2_rows",
 ]
 
@@ -188,7 +190,7 @@ def table2_conditions(
     return out
 
 
-def table2_rows(
+def table2_outcomes(
     model: nn.Module,
     data: EvalData,
     conditions: Sequence[Condition],
@@ -202,8 +204,11 @@ def table2_rows(
     batch_size: int = 256,
     labels: dict[str, Any] | None = None,
     original: Explanation | None = None,
-) -> list[dict[str, Any]]:
-    """Score ``model`` on ``data`` under every condition; rows as in :meth:`ConsistencyResult.as_rows`.
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+    """Score ``model`` on ``data`` under every condition: the rows of :func:`table2_rows` and the
+    per-image outcomes ``{normalize: {condition name: stability code}}`` (one character per image,
+    :meth:`~aibnb.interpret.consistency.ConsistencyResult.stability_code`), from which every row's
+    counts follow and two maps can be compared image by image.
 
     One forward pass on the original images (skipped when ``original``, an :func:`explain` result
     for ``data.images`` with the same options, is given), one per condition; every ``normalize``
@@ -221,15 +226,24 @@ def table2_rows(
     elif len(original.logits) != len(data):
         raise ValueError(f"original covers {len(original.logits)} images, data has {len(data)}")
     rows: list[dict[str, Any]] = []
+    codes: dict[str, dict[str, str]] = {norm: {} for norm in norms}
     for cond in conditions:
         modified = explain(model, cond.apply(data.images, seed=seed, source=source), **options)
         for norm in norms:
             result = consistency_from_explanations(original, modified, taus, normalize=norm)
+            codes[norm][cond.name] = result.stability_code()
             agree = 100.0 * result.num_consistent / max(result.num_total, 1)
             for row in result.as_rows(**(labels or {}), condition=cond.name):
                 row["pred_consistent"] = agree
                 rows.append(row)
-    return rows
+    return rows, codes
+
+
+def table2_rows(model: nn.Module, data: EvalData, conditions: Sequence[Condition], **options: Any
+                ) -> list[dict[str, Any]]:
+    """Score ``model`` on ``data`` under every condition; rows as in :meth:`ConsistencyResult.as_rows`
+    (the keyword ``options`` of :func:`table2_outcomes`, whose rows these are)."""
+    return table2_outcomes(model, data, conditions, **options)[0]
 
 
 def localise_model(

@@ -10,9 +10,10 @@ images. Two kinds of maps are scored with the same metrics:
   where AIB's attention acts.
 
 On an ordinary dataset the scores are the Table 2 rows (consistency under each modification, for
-both normalisations) and the unrelated-pairs control; on a cluttered one, localisation against the
-object masks (pointing game, relevance mass of the raw map and of its structure, IoU) with the
-per-image values kept, so that two maps can be compared image by image. The queue stores the result
+both normalisations), the unrelated-pairs control and each image's outcome under each modification
+(``per_image``, a stability code per condition); on a cluttered one, localisation against the
+object masks (pointing game, relevance mass of the raw map and of its structure, IoU). Both keep
+the per-image values, so that two maps can be compared image by image. The queue stores the result
 as ``scores.json`` beside the run; :func:`table2_from_scores` gathers those files into one Table 2.
 ``SCORER_VERSION`` names what a ``scores.json`` holds, so that older files can be re-scored.
 """
@@ -35,7 +36,7 @@ from aibnb.interpret.evaluation import (
     load_eval_data,
     patch_source,
     table2_conditions,
-    table2_rows,
+    table2_outcomes,
 )
 from aibnb.interpret.gradcam import gradcam_explainer
 from aibnb.interpret.localise import raw_and_structure
@@ -44,8 +45,9 @@ __all__ = ["POSTHOC_SAMPLES", "POSTHOC_STEPS", "SCORER_VERSION", "map_kind", "po
            "posthoc_explainers", "score_record", "table2_from_scores"]
 
 #: 1: own maps and Grad-CAM; 2: adds the per-sample bottleneck, CAM and post-hoc Table 2 rows;
-#: 3: the queue adds each Table 1 run's per-image outcomes on the shifted test set (``cross_domain``)
-SCORER_VERSION = 3
+#: 3: the queue adds each Table 1 run's per-image outcomes on the shifted test set (``cross_domain``);
+#: 4: every Table 2 part keeps each image's outcome under each modification (``per_image``)
+SCORER_VERSION = 4
 #: noise draws per optimisation step of the per-sample bottleneck when scoring (the paper's is 10:
 #: one draw per step over 10 steps costs a tenth, which is what two CPU cores can afford)
 POSTHOC_SAMPLES = 1
@@ -109,8 +111,8 @@ def _localisation(model: Any, data: EvalData, methods: dict[str, str | Explainer
 def _table2(model: Any, data: EvalData, conditions: list[Condition], attention: str | Explainer,
             labels: dict[str, Any], source: Tensor | None, options: dict[str, Any]) -> dict[str, Any]:
     original = explain(model, data.images, mean=data.mean, std=data.std, attention=attention, **options)
-    rows = table2_rows(model, data, conditions, attention=attention, normalize=("none", "minmax"),
-                       source=source, labels=labels, original=original, **options)
+    rows, codes = table2_outcomes(model, data, conditions, attention=attention, normalize=("none", "minmax"),
+                                  source=source, labels=labels, original=original, **options)
     control = [
         {**labels, "normalize": norm, "tau": tau, "score": score}
         for norm in ("none", "minmax")
@@ -119,7 +121,7 @@ def _table2(model: Any, data: EvalData, conditions: list[Condition], attention: 
         )
     ]
     return {"taus": list(DEFAULT_TAUS), "conditions": [c.to_dict() for c in conditions], "rows": rows,
-            "control": control}
+            "control": control, "per_image": codes}
 
 
 def score_record(

@@ -1,9 +1,11 @@
-"""The paper's comparative claims about Table 1, decided on a stored tier, as tables for the page.
+"""The paper's comparative claims, decided on a stored tier, as tables for the page.
 
 :data:`TABLE1_CLAIMS` lists each claim as ``(text, a, b)`` = "model ``a`` has a lower test error
 than model ``b``" (the paper's §4.1-4.3), with two the table implies but the text omits
-(VGG-aib below VGG-GAP; WRN-aib below WRN-ABN, decided only where WRN runs exist).
-:func:`claims_frame` lays decided claims (:class:`aibnb.reproduce.stats.ClaimResult`) out with
+(VGG-aib below VGG-GAP; WRN-aib below WRN-ABN, decided only where WRN runs exist); the cross-domain,
+Table 2 (consistency), post-hoc and localisation claims of chapters 4 and 5 follow it.
+:func:`consistency_excess` and :func:`consistency_per_image` read Table 2's measure from one run's
+stored scores, per run and image by image. :func:`claims_frame` lays decided claims (:class:`aibnb.reproduce.stats.ClaimResult`) out with
 readable headers and units; :func:`verdict_counts` and :func:`verdict_sentence` give the numbers
 and the sentence the prose quotes.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from aibnb.reproduce.stats import VERDICTS, ClaimResult
@@ -22,11 +25,12 @@ __all__ = [
     "LOCALISATION_CLAIMS",
     "LOCALISATION_MARGIN",
     "MAPS",
+    "POSTHOC_CONSISTENCY_CLAIMS",
     "TABLE1_CLAIMS",
     "TABLE2_CLAIMS",
     "claims_frame",
     "consistency_excess",
-    "map_excess",
+    "consistency_per_image",
     "posthoc_conditions",
     "verdict_counts",
     "verdict_sentence",
@@ -67,6 +71,15 @@ TABLE2_CLAIMS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: Chapter 5's comparison of the learned map with post-hoc maps of the same trained VGG-aib:
+#: "map a is more consistent than map b", keys ``"model:map"`` as in :data:`LOCALISATION_CLAIMS`;
+#: both maps are averaged over the modifications the post-hoc maps were scored under.
+POSTHOC_CONSISTENCY_CLAIMS: tuple[tuple[str, str, str], ...] = (
+    ("the learned map is more stable than Grad-CAM", "vgg_aib:own", "vgg_aib:gradcam"),
+    ("the learned map is more stable than the per-sample bottleneck", "vgg_aib:own", "vgg_aib:bottleneck"),
+)
+
+
 #: Chapter 5's localisation claims on the cluttered scenes: "map a points at the object more often
 #: than map b" (and has more of its mass there), each map named ``"model:map"`` with a map of
 #: :data:`MAPS`. The paper shows its maps on the object (Fig. 3) without measuring it; these are the
@@ -86,6 +99,17 @@ LOCALISATION_CLAIMS: tuple[tuple[str, str, str], ...] = (
 LOCALISATION_MARGIN = 2.0
 
 
+def _part(scores: dict, map: str | None) -> dict | None:
+    """The Table 2 part of a run's ``scores.json``: its own map's (``map=None``) or a post-hoc map's."""
+    return scores.get("table2") if map is None else (scores.get("posthoc") or {}).get(map)
+
+
+def _control(part: dict, tau: float, normalize: str) -> float | None:
+    """The unrelated-pairs control score of a Table 2 part at ``tau`` (None where not scored)."""
+    found = [r["score"] for r in part.get("control", []) if r["tau"] == tau and r["normalize"] == normalize]
+    return found[0] if found else None
+
+
 def consistency_excess(
     scores: dict,
     *,
@@ -103,17 +127,53 @@ def consistency_excess(
     over these modifications only (by name, e.g. ``"colour r=0.25"``), so that maps scored under
     different lists can be compared on the ones they share.
     """
-    part = scores.get("table2") if map is None else (scores.get("posthoc") or {}).get(map)
+    part = _part(scores, map)
     if not part:
         return None
     rows = [
         r for r in part["rows"] if r["tau"] == tau and r["normalize"] == normalize and r["score"] is not None
         and (conditions is None or r["condition"] in conditions)
     ]
-    control = [r["score"] for r in part.get("control", []) if r["tau"] == tau and r["normalize"] == normalize]
-    if not rows or not control:
+    control = _control(part, tau, normalize)
+    if not rows or control is None:
         return None
-    return sum(r["score"] for r in rows) / len(rows) - control[0]
+    return sum(r["score"] for r in rows) / len(rows) - control
+
+
+def consistency_per_image(
+    scores: dict,
+    *,
+    tau: float = 0.9,
+    normalize: str = "none",
+    map: str | None = None,
+    conditions: Sequence[str] | None = None,
+) -> np.ndarray | None:
+    """:func:`consistency_excess` image by image: for each scored image, the share (%) of the
+    modifications that kept its prediction under which its map also stayed above ``tau``, minus the
+    same control; NaN for an image whose prediction every modification changed. The per-image
+    values a paired test over images needs (two maps of the same images, image by image); their
+    mean weights every image alike, where the table's score weights every prediction-consistent
+    pair alike, so the two differ slightly. None for a run scored before the scorer kept per-image
+    outcomes (``scores.json`` version < 4: re-score it with the queue)."""
+    from aibnb.interpret.consistency import stability_levels
+
+    part = _part(scores, map)
+    codes = ((part or {}).get("per_image") or {}).get(normalize)
+    if not codes or tau not in part["taus"]:
+        return None
+    control = _control(part, tau, normalize)
+    if control is None:
+        return None
+    names = list(codes) if conditions is None else [c for c in codes if c in conditions]
+    if not names:
+        return None
+    levels = np.stack([stability_levels(codes[c]) for c in names])  # modifications x images
+    need = sum(t <= tau for t in part["taus"])  # the level at which the cosine exceeds tau
+    kept = (levels >= 0).sum(axis=0)
+    stable = (levels >= need).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(kept > 0, 100.0 * stable / kept, np.nan)
+    return share - control
 
 
 def posthoc_conditions(scores: dict) -> list[str] | None:
@@ -124,29 +184,6 @@ def posthoc_conditions(scores: dict) -> list[str] | None:
 
 #: the maps compared in chapter 5: the model's own, then the post-hoc maps of the same network
 MAPS = ("own", "gradcam", "bottleneck", "cam")
-
-
-def map_excess(
-    scores: dict[str, dict[int, dict]], *, tau: float = 0.9, normalize: str = "none"
-) -> dict[tuple[str, str], dict[int, float]]:
-    """``{(model, map): {seed: excess}}`` for every map a run was scored with (:data:`MAPS`).
-
-    ``scores``: ``{model: {seed: scores.json}}``. Every map of a run is averaged over the
-    modifications its post-hoc maps were scored under, so that the own map and the post-hoc maps
-    of one model are compared on the same modifications (and the same images come first).
-    """
-    out: dict[tuple[str, str], dict[int, float]] = {}
-    for model, by_seed in scores.items():
-        for seed, sc in by_seed.items():
-            shared = posthoc_conditions(sc)
-            if shared is None:
-                continue
-            for name in MAPS:
-                value = consistency_excess(sc, tau=tau, normalize=normalize,
-                                           map=None if name == "own" else name, conditions=shared)
-                if value is not None:
-                    out.setdefault((model, name), {})[seed] = value
-    return out
 
 
 def _points(value: float | None, digits: int = 2, sign: bool = False) -> str:

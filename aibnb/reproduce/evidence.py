@@ -21,6 +21,7 @@ import pandas as pd
 
 from aibnb import runs
 from aibnb.reproduce import stats
+from aibnb.reproduce.claims import consistency_excess, consistency_per_image, posthoc_conditions
 from aibnb.reproduce.paper import table1_beta
 
 __all__ = ["Tier", "plateau"]
@@ -191,6 +192,64 @@ class Tier:
                     correct_a={s: np.asarray(o["correct"], dtype=bool) for s, o in oa.items()},
                     correct_b={s: np.asarray(o["correct"], dtype=bool) for s, o in ob.items()},
                     margin=margin,
+                )
+            )
+        return stats.decide(results)
+
+    def consistency(self, key: str, *, tau: float = 0.9, normalize: str = "none", shared: bool = False,
+                    dataset: str = "fashion_mnist") -> dict[int, tuple[float, np.ndarray | None]]:
+        """``{seed: (excess, per-image excess)}`` of the map ``key`` = ``"model"`` or ``"model:map"``
+        (``own``, ``gradcam``, ``bottleneck``, ``cam``): Table 2's consistency score over the
+        unrelated-pairs control in points (:func:`~aibnb.reproduce.claims.consistency_excess`) and
+        image by image (:func:`~aibnb.reproduce.claims.consistency_per_image`; None for runs scored
+        without per-image outcomes). ``shared``: average over the modifications the run's post-hoc
+        maps were scored under, so that a model's own map and its post-hoc maps are compared alike."""
+        model, _, name = key.partition(":")
+        map_name = None if name in ("", "own") else name
+        out = {}
+        for seed, sc in self.scores(model, dataset).items():
+            conditions = posthoc_conditions(sc) if shared else None
+            if shared and conditions is None:
+                continue
+            options = {"tau": tau, "normalize": normalize, "map": map_name, "conditions": conditions}
+            value = consistency_excess(sc, **options)
+            if value is not None:
+                out[seed] = (value, consistency_per_image(sc, **options))
+        return out
+
+    def consistency_claims(
+        self,
+        claims: Sequence[tuple[str, str, str]],
+        *,
+        tau: float = 0.9,
+        normalize: str = "none",
+        dataset: str = "fashion_mnist",
+        margin: float = stats.SMALLEST_EFFECT,
+    ) -> list[stats.ClaimResult]:
+        """Decide claims ``(text, a, b)`` = "map a is more consistent than map b" (:meth:`consistency`,
+        in points of excess over the control).
+
+        Paired by seed; per image, the paired bootstrap on the images both maps were scored on (the
+        post-hoc maps on the first images of the same list), where every common seed has per-image
+        outcomes; Holm's correction across the claims. A claim with a post-hoc map compares both
+        maps on the modifications the post-hoc maps were scored under.
+        """
+        results = []
+        for text, a, b in claims:
+            shared = any(":" in key and not key.endswith(":own") for key in (a, b))
+            options = {"tau": tau, "normalize": normalize, "shared": shared, "dataset": dataset}
+            va, vb = self.consistency(a, **options), self.consistency(b, **options)
+            seeds = sorted(set(va) & set(vb))
+            if not seeds:
+                continue
+            advantage = None
+            if all(va[s][1] is not None and vb[s][1] is not None for s in seeds):
+                n = {s: min(len(va[s][1]), len(vb[s][1])) for s in seeds}
+                advantage = {s: va[s][1][: n[s]] - vb[s][1][: n[s]] for s in seeds}
+            results.append(
+                stats.paired_claim(
+                    text, a, b, {s: va[s][0] for s in seeds}, {s: vb[s][0] for s in seeds},
+                    image_advantage=advantage, lower_is_better=False, margin=margin,
                 )
             )
         return stats.decide(results)

@@ -53,9 +53,17 @@ def score_run(record: runs.RunRecord, profile: str, device: str, group: str) -> 
     return scores
 
 
+def _without_per_image(part: Any) -> bool:
+    """A stored Table 2 part from before the scorer kept per-image outcomes (version 4)."""
+    return isinstance(part, dict) and "rows" in part and "per_image" not in part
+
+
 def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -> bool:
-    """Add what the current scorer computes to a stored run's older ``scores.json`` (what it holds
-    is kept, not recomputed). False when there is nothing to add or no checkpoint."""
+    """Bring a stored run's older ``scores.json`` up to the current scorer: add what it lacks (the
+    post-hoc maps, the shifted test set) and re-score the Table 2 parts that have no per-image
+    outcomes (the same images, modifications and seed, so the rows come out as before, now with
+    each image's outcome); the rest is kept, not recomputed. False when there is nothing to add or
+    no checkpoint."""
     from aibnb.interpret import SCORER_VERSION, score_record
 
     path = record.path / "scores.json"
@@ -68,9 +76,14 @@ def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -
         new = score_run(record, profile, device, group)
     else:
         new, n = dict(old), score_images(record, profile)
-        if not old.get("posthoc"):
-            new["posthoc"] = score_record(record, device=device, num_images=n,
-                                          posthoc_images=POSTHOC_IMAGES.get(profile), own=False)["posthoc"]
+        redo_own = _without_per_image(old.get("table2"))
+        posthoc = old.get("posthoc") or {}
+        redo_posthoc = not posthoc or any(_without_per_image(part) for part in posthoc.values())
+        if redo_own or redo_posthoc:
+            fresh = score_record(record, device=device, num_images=n, own=redo_own,
+                                 posthoc_images=POSTHOC_IMAGES.get(profile) if redo_posthoc else 0)
+            new.update({key: fresh[key] for key, redo in (("table2", redo_own), ("posthoc", redo_posthoc))
+                        if redo})
         if group == "table1" and "cross_domain" not in old:
             new["cross_domain"] = shifted_outcomes(record, n=n, device=device)
     new["scorer"] = SCORER_VERSION

@@ -42,11 +42,94 @@ def test_maps_are_compared_on_the_modifications_they_share():
     shared = C.posthoc_conditions(sc)
     assert shared == ["colour r=0.25", "low-pass r=8"]
     assert C.consistency_excess(sc, conditions=shared) == pytest.approx(70 - 50)
-    excess = C.map_excess({"vgg_aib": {0: sc, 1: sc}, "vgg": {0: {"table2": None}}})
-    assert set(excess) == {("vgg_aib", "own"), ("vgg_aib", "gradcam"), ("vgg_aib", "bottleneck")}
-    assert excess["vgg_aib", "own"] == {0: pytest.approx(20.0), 1: pytest.approx(20.0)}
-    assert excess["vgg_aib", "bottleneck"][0] == pytest.approx(5.0)
     assert C.posthoc_conditions({"table2": None}) is None
+
+
+def test_consistency_per_image_reads_the_stability_codes():
+    # three taus (0.85, 0.9, 0.95): level 2 = the cosine exceeds 0.9; "-" = the prediction changed
+    control = [{"tau": 0.9, "normalize": "none", "score": 10.0},
+               {"tau": 0.95, "normalize": "none", "score": 0.0}]
+    part = {"taus": [0.85, 0.9, 0.95], "rows": [], "control": control,
+            "per_image": {"none": {"colour r=0.25": "32-1-", "low-pass r=8": "212--"}}}
+    sc = {"table2": part}
+    per_image = C.consistency_per_image(sc)
+    # image 0: stable under both (100 %); image 1: under one of two; image 2: its one kept prediction
+    # is stable; image 3: kept once, unstable there (level 1 < 2); image 4: every prediction changed
+    np.testing.assert_allclose(per_image[:4], [90.0, 40.0, 90.0, -10.0])
+    assert np.isnan(per_image[4])
+    only = C.consistency_per_image(sc, conditions=["low-pass r=8"])
+    np.testing.assert_allclose(only[:3], [90.0, -10.0, 90.0])
+    assert np.isnan(only[3])
+    np.testing.assert_allclose(C.consistency_per_image(sc, tau=0.95)[:2], [50.0, 0.0])  # level 3 needed
+    assert C.consistency_per_image(sc, tau=0.8) is None  # not one of the scored taus
+    assert C.consistency_per_image(sc, normalize="minmax") is None
+    assert C.consistency_per_image(_scores()) is None  # scored before per-image outcomes were kept
+    with pytest.raises(ValueError, match="re-score"):
+        C.consistency_per_image({"table2": {**part, "per_image": {"none": {"x": "3?"}}}})
+
+
+def _t2_part(codes: dict[str, str], control: float) -> dict:
+    """A Table 2 part whose rows agree with its stability codes (tau 0.9 of 0.85 / 0.9 / 0.95)."""
+    from aibnb.interpret.consistency import stability_levels
+
+    rows = []
+    for name, code in codes.items():
+        levels = stability_levels(code)
+        kept = int((levels >= 0).sum())
+        rows.append({"condition": name, "tau": 0.9, "normalize": "none",
+                     "score": 100.0 * int((levels >= 2).sum()) / kept if kept else None})
+    return {"taus": [0.85, 0.9, 0.95], "conditions": [{"name": n} for n in codes], "rows": rows,
+            "control": [{"tau": 0.9, "normalize": "none", "score": control}], "per_image": {"none": codes}}
+
+
+def test_consistency_claims_pair_maps_by_seed_and_image(tmp_path):
+    from aibnb.reproduce.evidence import Tier
+    from aibnb.reproduce.paper import table1_beta
+
+    rng = np.random.default_rng(0)
+    stable = {"vgg_aib": 0.8, "vgg_att3": 0.5}
+    records = []
+    for model, rate in stable.items():
+        for seed in (0, 1, 2):
+            folder = tmp_path / f"{model}-{seed}"
+            folder.mkdir()
+            odds = [rate / 2, rate / 2, 0.9 - rate, 0.1]
+            codes = {name: "".join(rng.choice(["3", "2", "1", "-"], p=odds) for _ in range(300))
+                     for name in ("colour r=0.25", "low-pass r=8", "colour r=0.5")}
+            few = {name: code[:40] for name, code in codes.items() if name != "colour r=0.5"}
+            posthoc = {"num_images": 40, "gradcam": _t2_part(few, control=30.0)}
+            if (model, seed) == ("vgg_aib", 0):  # the own map's scores on the post-hoc maps' images
+                few_own, few_gradcam = _t2_part(few, control=20.0), posthoc["gradcam"]
+            scores = {"table2": _t2_part(codes, control=20.0), "posthoc": posthoc}
+            if model == "vgg_att3" and seed == 2:
+                scores["table2"].pop("per_image")  # an older scorer: no per-image outcomes
+            runs.write_json(folder / "scores.json", scores)
+            cfg = {"model": model, "dataset": "fashion_mnist", "seed": seed, "beta": table1_beta(model)}
+            records.append(runs.RunRecord(path=folder, config=cfg, final={"test_error": 10.0}))
+    tier = Tier("lab", tmp_path, records)
+    own = tier.consistency("vgg_aib")
+    assert sorted(own) == [0, 1, 2] and len(own[0][1]) == 300
+    assert own[0][0] == pytest.approx(C.consistency_excess(tier.scores("vgg_aib", "fashion_mnist")[0]))
+    shared = tier.consistency("vgg_aib:own", shared=True)
+    assert len(shared[0][1]) == 300 and shared[0][0] != own[0][0]  # two of the three modifications
+    assert tier.consistency("vgg_aib:cam") == {}
+    claims = [("AIB above LTPA", "vgg_aib", "vgg_att3"),
+              ("own above Grad-CAM", "vgg_aib:own", "vgg_aib:gradcam"),
+              ("no runs", "vgg_aib", "vgg_aib_qt")]
+    results = tier.consistency_claims(claims)
+    assert [r.claim for r in results] == ["AIB above LTPA", "own above Grad-CAM"]
+    aib_vs_ltpa, own_vs_gradcam = results
+    assert aib_vs_ltpa.n == 3 and aib_vs_ltpa.advantage > 20
+    assert aib_vs_ltpa.p_images is None  # one seed of LTPA has no per-image outcomes: no image test
+    assert own_vs_gradcam.p_images is not None and own_vs_gradcam.p_images_holm is not None
+    # on the 40 images and two modifications both maps share, the scores are the same: only the
+    # controls differ (20 against 30), so the per-image advantage is exactly 10 points everywhere
+    advantage = (C.consistency_per_image({"table2": few_own})
+                 - C.consistency_per_image({"table2": few_gradcam}))
+    np.testing.assert_allclose(advantage[np.isfinite(advantage)], 10.0)
+    assert own_vs_gradcam.p_images < 0.001
+    # the seed-level excess of the own map is over all its 300 images, so it differs from that
+    assert own_vs_gradcam.advantage != pytest.approx(10.0)
 
 
 def test_localisation_claims_pair_maps_by_seed_and_scene(tmp_path):
