@@ -5,9 +5,10 @@ than model ``b``" (the paper's §4.1-4.3), with two the table implies but the te
 (VGG-aib below VGG-GAP; WRN-aib below WRN-ABN, decided only where WRN runs exist); the cross-domain,
 Table 2 (consistency), post-hoc and localisation claims of chapters 4 and 5 follow it.
 :func:`consistency_excess` and :func:`consistency_per_image` read Table 2's measure from one run's
-stored scores, per run and image by image. :func:`claims_frame` lays decided claims (:class:`aibnb.reproduce.stats.ClaimResult`) out with
-readable headers and units; :func:`verdict_counts` and :func:`verdict_sentence` give the numbers
-and the sentence the prose quotes.
+stored scores, per run and image by image. :func:`claims_frame` lays decided claims
+(:class:`aibnb.reproduce.stats.ClaimResult`) out with readable headers and units;
+:func:`verdict_counts` and :func:`verdict_sentence` give the numbers and the sentence the prose
+quotes.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ __all__ = [
     "TRAINING_CODE_VERSION",
     "autocast",
     "evaluate",
+    "finished_run",
     "fit",
     "load_checkpoint",
     "load_model",
@@ -86,7 +87,7 @@ def fit(
     cfg, device = prepare(as_config(config, overrides))
     dist_ = Distributed()
     out = run_dir_for(cfg)
-    if (record := _finished_run(cfg, out)) is not None:
+    if (record := finished_run(cfg, out)) is not None:
         return record
     with fixed_threads(cfg.num_threads):
         device = dist_.setup(device)
@@ -155,7 +156,7 @@ class _Run:
         return self.progress.elapsed_before + time.perf_counter() - self.start_time
 
 
-def _finished_run(cfg: TrainConfig, out: Path) -> runs.RunRecord | None:
+def finished_run(cfg: TrainConfig, out: Path) -> runs.RunRecord | None:
     """The record in ``out`` when the run of ``cfg`` has finished there; ``None`` when it is to be
     trained (or resumed). A folder that holds another run is an error: it is never overwritten."""
     config_file = out / "config.json"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aibnb import runs
-from aibnb.train.engine import _finished_run, fit, run_dir_for
+from aibnb.train.engine import finished_run, fit, run_dir_for
 from aibnb.train.machine import prepare
 
 __all__ = ["default_jobs", "fit_many"]
@@ -49,7 +49,7 @@ def fit_many(specs: Sequence[dict[str, Any]], *, jobs: int | None = None) -> lis
     folders = [run_dir_for(cfg) for cfg in prepared]
     todo: dict[Path, dict[str, Any]] = {}
     for spec, cfg, folder in zip(specs, prepared, folders, strict=True):
-        if _finished_run(cfg, folder) is None:
+        if finished_run(cfg, folder) is None:
             todo.setdefault(folder, spec)
     threads = {cfg.num_threads for cfg in prepared}
     if jobs is None:
