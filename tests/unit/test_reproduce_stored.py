@@ -66,6 +66,31 @@ def test_the_stored_lab_index_is_made_of_run_rows():
     assert all(set(stored.ROW_KEYS) | set(stored.OPTIONAL_KEYS) <= set(row) for row in rebuilt)
 
 
+
+def test_stored_per_image_outcomes_agree_with_their_rows():
+    """Every stored Table 2 part that keeps per-image outcomes (scorer 4) counts, from them, exactly
+    the numbers of its rows: the per-image tests of chapter 5 read the same outcomes as its table."""
+    from aibnb.interpret import stability_levels
+
+    parts = []
+    for folder in sorted((runs.results_dir("lab") / "runs").glob("*")):
+        if (folder / "scores.json").exists():
+            sc = runs.read_json(folder / "scores.json")
+            named = [("table2", sc.get("table2")), *(sc.get("posthoc") or {}).items()]
+            parts += [(folder.name, name, p) for name, p in named
+                      if isinstance(p, dict) and "rows" in p and "per_image" in p]  # Table 2 parts only
+    if not parts:
+        pytest.skip("no stored lab run keeps per-image Table 2 outcomes")
+    for run, name, part in parts:
+        for row in part["rows"]:
+            levels = stability_levels(part["per_image"][row["normalize"]][row["condition"]])
+            need = sum(t <= row["tau"] for t in part["taus"])
+            where = (run, name, row["condition"])
+            assert len(levels) == row["num_total"], where
+            assert int((levels >= 0).sum()) == row["num_consistent"], where
+            assert int((levels >= need).sum()) == row["num_attention_consistent"], where
+
+
 BENCH = {
     "suite": "paper",
     "device": "cuda (NVIDIA H100 80GB HBM3)",
