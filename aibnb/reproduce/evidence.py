@@ -24,7 +24,12 @@ from aibnb.reproduce import stats
 from aibnb.reproduce.claims import consistency_excess, consistency_per_image, posthoc_conditions
 from aibnb.reproduce.paper import table1_beta
 
-__all__ = ["Tier", "plateau"]
+__all__ = ["LEARNED_MARGIN", "Tier", "chance_error", "learned", "plateau"]
+
+#: How many points below the chance error a run's test error must be for the run to count as having
+#: learned its task. Fixed when the first collapsed run (seed 2 of VGG-aib on the cluttered scenes, at
+#: chance throughout) was seen; every other stored run is 60 or more points below chance.
+LEARNED_MARGIN = 10.0
 
 
 def plateau(record: runs.RunRecord, *, flat_points: float = stats.SMALLEST_EFFECT) -> tuple[bool, str]:
@@ -45,6 +50,26 @@ def plateau(record: runs.RunRecord, *, flat_points: float = stats.SMALLEST_EFFEC
     if spread <= flat_points:
         return True, f"validation accuracy within {spread:.2f} points over the last {len(tail)} epochs"
     return False, f"still rising: {spread:.2f} points over the last {len(tail)} epochs"
+
+
+def chance_error(record: runs.RunRecord) -> float:
+    """The test error (%) of always answering the test set's most frequent class, from the run's
+    confusion matrix (90 % on ten balanced classes)."""
+    confusion = np.asarray((record.final or {}).get("confusion") or [], dtype=float)
+    if confusion.size == 0:
+        raise ValueError(f"{record.path}: final.json has no confusion matrix; cannot tell chance")
+    rows = confusion.sum(axis=1)
+    return float(100.0 * (1.0 - rows.max() / rows.sum()))
+
+
+def learned(record: runs.RunRecord, *, margin: float = LEARNED_MARGIN) -> bool:
+    """Whether a run learned to classify: its test error at least ``margin`` points below chance.
+
+    A run that did not (a collapse: the classifier answers one class, its map is flat) is still
+    evidence about accuracy and stability, but its map is not evidence about where a classifier
+    looks, so the map comparisons of chapter 5 leave it out and count it on its own.
+    """
+    return float(record.final["test_error"]) <= chance_error(record) - margin
 
 
 @dataclass

@@ -48,6 +48,8 @@ def test_lab_plan_holds_the_issue_s_runs_in_priority_order():
     assert len({r.overrides["beta"] for r in lab if r.group == "beta"}) + 1 >= 5  # + the table1 beta
     assert len({r.overrides["num_anchors"] for r in lab if r.group == "k"}) + 1 >= 4
     assert {r.model for r in lab if r.group == "cluttered"} == {"vgg", "vgg_aib", "vgg_aib_qt", "vgg_att3"}
+    # four seeds on the scenes (one more than the issue's three: a collapsed run is not a trained one)
+    assert {r.seed for r in lab if r.group == "cluttered"} == {0, 1, 2, 3}
     # seeds 0-1 of Table 1 first, then the first seed of the sweeps, seed 2, then the rest
     assert {r.group for r in lab[:14]} == {"table1"} and {r.seed for r in lab[:14]} == {0, 1}
     assert {r.group for r in lab[14:22]} == {"beta", "k"} and {r.seed for r in lab[22:29]} == {2}
