@@ -199,6 +199,15 @@ def _p(value: float | None) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def _p_images(r: ClaimResult) -> str:
+    """The per-image p-value, naming its seeds where it pooled fewer than the claim's."""
+    text = _p(r.p_images_holm)
+    seeds = r.image_seeds or []
+    if r.p_images_holm is not None and 0 < len(seeds) < r.n:
+        text += f" (seed{'s' if len(seeds) > 1 else ''} {', '.join(str(s) for s in seeds)})"
+    return text
+
+
 def claims_frame(
     results: Sequence[ClaimResult],
     names: dict[str, str] | None = None,
@@ -228,7 +237,7 @@ def claims_frame(
                 "images only A / only B got right": "–"
                 if r.only_a_right is None
                 else f"{r.only_a_right:,} / {r.only_b_right:,}",
-                "p per image (Holm)": _p(r.p_images_holm),
+                "p per image (Holm)": _p_images(r),
                 "detectable at 80 % power (points)": _points(r.detectable),
                 "verdict": r.verdict,
             }

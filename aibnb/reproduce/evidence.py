@@ -255,9 +255,10 @@ class Tier:
         in points of excess over the control).
 
         Paired by seed; per image, the paired bootstrap on the images both maps were scored on (the
-        post-hoc maps on the first images of the same list), where every common seed has per-image
-        outcomes; Holm's correction across the claims. A claim with a post-hoc map compares both
-        maps on the modifications the post-hoc maps were scored under.
+        post-hoc maps on the first images of the same list), pooled over the seeds whose runs both
+        carry per-image outcomes (runs scored before the scorer kept them have none; the result
+        names the seeds, ``image_seeds``); Holm's correction across the claims. A claim with a
+        post-hoc map compares both maps on the modifications the post-hoc maps were scored under.
         """
         results = []
         for text, a, b in claims:
@@ -267,10 +268,9 @@ class Tier:
             seeds = sorted(set(va) & set(vb))
             if not seeds:
                 continue
-            advantage = None
-            if all(va[s][1] is not None and vb[s][1] is not None for s in seeds):
-                n = {s: min(len(va[s][1]), len(vb[s][1])) for s in seeds}
-                advantage = {s: va[s][1][: n[s]] - vb[s][1][: n[s]] for s in seeds}
+            per_image = [s for s in seeds if va[s][1] is not None and vb[s][1] is not None]
+            n = {s: min(len(va[s][1]), len(vb[s][1])) for s in per_image}
+            advantage = {s: va[s][1][: n[s]] - vb[s][1][: n[s]] for s in per_image} or None
             results.append(
                 stats.paired_claim(
                     text, a, b, {s: va[s][0] for s in seeds}, {s: vb[s][0] for s in seeds},
@@ -279,15 +279,25 @@ class Tier:
             )
         return stats.decide(results)
 
-    def localisation(self, key: str, metric: str = "pointing", dataset: str = "cluttered_fashion"
-                     ) -> dict[int, np.ndarray]:
+    def unlearned(self, model: str, dataset: str = "fashion_mnist", **settings: Any
+                  ) -> dict[int, runs.RunRecord]:
+        """``{seed: record}`` of the selected runs that did not learn their task (:func:`learned`)."""
+        return {s: r for s, r in self.select(model, dataset, **settings).items() if not learned(r)}
+
+    def localisation(self, key: str, metric: str = "pointing", dataset: str = "cluttered_fashion",
+                     *, learned_only: bool = True) -> dict[int, np.ndarray]:
         """``{seed: per-scene scores}`` of the map ``key`` = ``"model:map"`` (``map`` one of
         ``own``, ``gradcam``, ``bottleneck``, ``cam``) on the cluttered test scenes, from the scores
         the queue stored beside each run; ``metric`` is ``"pointing"`` (the pointing game, ties
-        shared) or ``"mass"`` (the relevance mass of the map minus its minimum), as fractions."""
+        shared) or ``"mass"`` (the relevance mass of the map minus its minimum), as fractions.
+        ``learned_only``: leave out the runs that did not learn to classify (:meth:`unlearned`),
+        whose maps say nothing about where a classifier looks."""
         model, _, name = key.partition(":")
+        skip = set(self.unlearned(model, dataset)) if learned_only else set()
         out = {}
         for seed, sc in self.scores(model, dataset).items():
+            if seed in skip:
+                continue
             parts = sc.get("localisation") if name == "own" else sc.get("posthoc")
             part = (parts or {}).get(name)
             if part and "per_image" in part:
@@ -305,9 +315,10 @@ class Tier:
         """Decide claims ``(text, a, b)`` = "map a scores higher than map b" on the cluttered scenes
         (:meth:`localisation`; in points, i.e. percent of scenes or of mass).
 
-        Paired by seed; per image, the paired bootstrap on the scenes both maps were scored on (the
-        post-hoc maps on the first scenes of the same list) and both have a score for (a map with no
-        mass has no relevance mass); Holm's correction across the claims.
+        Paired by seed, over the seeds in which both models learned to classify (:meth:`localisation`);
+        per image, the paired bootstrap on the scenes both maps were scored on (the post-hoc maps on
+        the first scenes of the same list) and both have a score for (a map with no mass has no
+        relevance mass); Holm's correction across the claims.
         """
         results = []
         for text, a, b in claims:

@@ -255,6 +255,9 @@ class ClaimResult:
     p_seeds_holm: float = math.nan
     p_images_holm: float | None = None
     verdict: str = "undecided"
+    #: the seeds the per-image test pooled (None: no per-image test); fewer than ``n`` where some
+    #: runs of the claim carry no per-image data
+    image_seeds: list[int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -278,8 +281,10 @@ def paired_claim(
     ``correct_a`` / ``correct_b``: per seed, the per-image outcomes on the shared test set, for the
     McNemar test (left out when absent). ``image_advantage``: per seed, the per-image advantage of
     ``a`` (continuous scores, NaN where an image has no score); averaged over the seeds image by
-    image and tested with :func:`paired_bootstrap_p` (used when there are no outcomes). The verdict
-    is filled in by :func:`decide`, which applies Holm's correction over a table of claims.
+    image and tested with :func:`paired_bootstrap_p` (used when there are no outcomes). Either may
+    cover only some of the seeds: the result names the seeds the per-image test pooled
+    (``image_seeds``). The verdict is filled in by :func:`decide`, which applies Holm's correction
+    over a table of claims.
     """
     seeds = sorted(set(values_a) & set(values_b))
     if not seeds:
@@ -289,6 +294,7 @@ def paired_claim(
     adv = (vb - va) if lower_is_better else (va - vb)
     mean, lo, hi = paired_interval(adv)
     only_a = only_b = p_img = None
+    common: list[int] = []
     if correct_a is not None and correct_b is not None:
         common = [s for s in seeds if s in correct_a and s in correct_b]
         if common:
@@ -320,6 +326,7 @@ def paired_claim(
         p_images=p_img,
         p_equivalence=tost(adv, margin),
         detectable=detectable_difference(sd, len(adv)),
+        image_seeds=common or None,
     )
 
 

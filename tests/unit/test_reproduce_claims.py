@@ -120,7 +120,11 @@ def test_consistency_claims_pair_maps_by_seed_and_image(tmp_path):
     assert [r.claim for r in results] == ["AIB above LTPA", "own above Grad-CAM"]
     aib_vs_ltpa, own_vs_gradcam = results
     assert aib_vs_ltpa.n == 3 and aib_vs_ltpa.advantage > 20
-    assert aib_vs_ltpa.p_images is None  # one seed of LTPA has no per-image outcomes: no image test
+    # one seed of LTPA has no per-image outcomes: the image test pools the other two, and says so
+    assert aib_vs_ltpa.image_seeds == [0, 1] and aib_vs_ltpa.p_images < 0.001
+    row = C.claims_frame([aib_vs_ltpa]).iloc[0]
+    assert row["seeds"] == 3 and row["p per image (Holm)"].endswith("(seeds 0, 1)")
+    assert own_vs_gradcam.image_seeds == [0, 1, 2]
     assert own_vs_gradcam.p_images is not None and own_vs_gradcam.p_images_holm is not None
     # on the 40 images and two modifications both maps share, the scores are the same: only the
     # controls differ (20 against 30), so the per-image advantage is exactly 10 points everywhere
@@ -140,7 +144,7 @@ def test_localisation_claims_pair_maps_by_seed_and_scene(tmp_path):
     hits = {"vgg_aib": 0.7, "vgg_att3": 0.5}
     records = []
     for model, rate in hits.items():
-        for seed in (0, 1):
+        for seed in (0, 1, 2):
             folder = tmp_path / f"{model}-{seed}"
             folder.mkdir()
             own = (rng.random(400) < rate).astype(float)
@@ -151,9 +155,14 @@ def test_localisation_claims_pair_maps_by_seed_and_scene(tmp_path):
             runs.write_json(folder / "scores.json",
                             {"localisation": {"own": {"per_image": per_image}}, "posthoc": posthoc})
             cfg = {"model": model, "dataset": "cluttered_fashion", "seed": seed, "beta": table1_beta(model)}
-            records.append(runs.RunRecord(path=folder, config=cfg, final={"test_error": 50.0}))
+            collapsed = (model, seed) == ("vgg_aib", 2)  # answers one class: at chance, 50 % here
+            final = {"test_error": 50.0 if collapsed else 20.0,
+                     "confusion": [[0, 50], [0, 50]] if collapsed else [[40, 10], [10, 40]]}
+            records.append(runs.RunRecord(path=folder, config=cfg, final=final))
     tier = Tier("lab", tmp_path, records)
-    assert sorted(tier.localisation("vgg_aib:own")) == [0, 1]
+    assert list(tier.unlearned("vgg_aib", "cluttered_fashion")) == [2]
+    assert sorted(tier.localisation("vgg_aib:own", learned_only=False)) == [0, 1, 2]
+    assert sorted(tier.localisation("vgg_aib:own")) == [0, 1]  # a map of a collapsed run is no evidence
     assert len(tier.localisation("vgg_aib:gradcam")[0]) == 50
     assert tier.localisation("vgg_aib:bottleneck") == {}
     claims = [("AIB above LTPA", "vgg_aib:own", "vgg_att3:own"),
@@ -163,7 +172,24 @@ def test_localisation_claims_pair_maps_by_seed_and_scene(tmp_path):
     assert [r.claim for r in results] == ["AIB above LTPA", "own above Grad-CAM"]  # no vgg runs: left out
     aib_vs_ltpa, own_vs_gradcam = results
     assert aib_vs_ltpa.n == 2 and 10 < aib_vs_ltpa.advantage < 30 and aib_vs_ltpa.p_images < 0.001
+    assert aib_vs_ltpa.image_seeds == [0, 1]
     assert own_vs_gradcam.advantage == 0.0  # the same scores on the 50 scenes both maps share
     mass = tier.localisation_claims(claims[:1], metric="mass")[0]
     assert math.isfinite(mass.advantage) and math.isfinite(mass.p_images)  # the NaN scenes left out
     assert abs(mass.advantage - aib_vs_ltpa.advantage / 2) < 1.0
+
+
+def test_a_run_learned_its_task_when_well_below_chance(tmp_path):
+    from aibnb.reproduce.evidence import LEARNED_MARGIN, chance_error, learned
+
+    def record(error: float, confusion: list[list[int]]) -> runs.RunRecord:
+        return runs.RunRecord(path=tmp_path, config={}, final={"test_error": error, "confusion": confusion})
+
+    # chance is the error of always answering the most frequent class: 60 % with 40 of 100 in one class
+    skewed = [[40, 0, 0], [30, 0, 0], [30, 0, 0]]
+    assert chance_error(record(60.0, skewed)) == pytest.approx(60.0)
+    assert not learned(record(60.0, skewed))
+    assert not learned(record(60.0 - LEARNED_MARGIN / 2, skewed))
+    assert learned(record(60.0 - LEARNED_MARGIN, skewed))
+    with pytest.raises(ValueError, match="confusion"):
+        chance_error(runs.RunRecord(path=tmp_path / "run", config={}, final={"test_error": 5.0}))
