@@ -24,8 +24,9 @@ name      model         grid
 Every grid point is one :func:`aibnb.train.fit` call on Fashion-MNIST at the profile, so runs are
 cached by configuration hash and shared with the chapters (the β = 1e-2 point of ``beta`` is the
 main ``vgg_aib`` run of chapter 2; the N_q = 20 point of ``k`` the main ``vgg_aib_qt`` run of
-chapter 3). Training threads are left at torch's default, as in a papermill kernel, so that a
-chapter re-running a grid point on the same kind of machine reproduces the stored numbers.
+chapter 3). Every run trains on the profile's thread count (one at ``ci``), as the chapters' own runs
+do, so that a chapter re-running a grid point on the same kind of machine reproduces the stored
+numbers, and one stored tier holds one thread count.
 
 Each sweep is written as two files (no checkpoints), in the book's one format for stored maps
 (:func:`aibnb.runs.save_result_with_arrays`; :func:`aibnb.runs.load_result_with_arrays` reads them):

@@ -28,8 +28,7 @@ beside each full-profile run on the GPU machine (``aibnb.interpret.score_record`
 
 Usage::
 
-    python tools/experiments/sweep_interpret.py --profile ci   # gallery: about 9 runs x 20 s, two idle cores
-    python tools/experiments/sweep_interpret.py gallery --profile ci --threads 1
+    python tools/experiments/sweep_interpret.py --profile ci   # gallery: about 9 runs x 20 s, one thread each
     python tools/experiments/sweep_interpret.py table2 --profile full   # a GPU: 18 full trainings
     python tools/experiments/sweep_interpret.py collect --profile full  # from exported runs with scores.json
 
@@ -51,7 +50,7 @@ import torch
 
 from aibnb import interpret as I
 from aibnb import runs
-from aibnb.train import fit, load_model
+from aibnb.train import fit, load_model, profiles
 
 DATASET = "cluttered_fashion"
 SEED = 0
@@ -162,9 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="ci", choices=sorted(runs.PROFILES))
     parser.add_argument("--num-images", type=int, default=None,
                         help="images scored per model (default: 500 scenes for gallery, all for table2)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads (default: the profile's, else torch's)")
     parser.add_argument("--out", type=Path, default=None, help="output file (default: book/results/...)")
     args = parser.parse_args(argv)
+    if args.threads is None:  # the profile's thread count, as its training runs use
+        args.threads = profiles.profile(args.profile).num_threads
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.part == "table2":
