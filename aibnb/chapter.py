@@ -13,7 +13,9 @@ measurements and its narrative, and nothing a second chapter would define again:
 * :func:`train`: one cached training run of a chapter (``fit`` with the chapter's dataset, profile,
   seed, and its β / K parameters where the model has them); :func:`train_many`: all of a chapter's
   runs up front, two at a time on a CPU;
-* :func:`device_text`: the device(s) a stored result was computed on.
+* :func:`device_text`: the device(s) a stored result was computed on;
+* :func:`glue_claims`: each decided claim's seeds, interval and verdict, glued as plain text so
+  that the front page quotes them from the chapter that decides them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 __all__ = [
     "as_list",
     "device_text",
+    "glue_claims",
     "glue_figure",
     "glue_text",
     "glue_value",
@@ -51,6 +54,21 @@ def glue_text(name: str, text: Any) -> None:
     from myst_nb import glue
 
     glue(name, Markdown(str(text)), display=False)
+
+
+def glue_claims(prefix: str, results: Iterable[Any]) -> None:
+    """Glue the seeds, the interval and the verdict of each decided claim
+    (:class:`aibnb.reproduce.stats.ClaimResult`) as plain text under
+    :func:`aibnb.reproduce.claims.claim_key` ``(prefix, a, b, field)``: the front page quotes them
+    from the chapter (``{glue:text}`04_training::t1_vgg_aib_vgg_verdict```), so that the two pages
+    can never disagree."""
+    from myst_nb import glue
+
+    from aibnb.reproduce.claims import claim_cells, claim_key
+
+    for r in results:
+        for field, text in claim_cells(r).items():
+            glue(claim_key(prefix, r.a, r.b, field), text, display=False)
 
 
 def glue_figure(name: str, fig: Any) -> None:

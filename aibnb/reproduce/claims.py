@@ -14,6 +14,7 @@ quotes.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +30,8 @@ __all__ = [
     "POSTHOC_CONSISTENCY_CLAIMS",
     "TABLE1_CLAIMS",
     "TABLE2_CLAIMS",
+    "claim_cells",
+    "claim_key",
     "claims_frame",
     "consistency_excess",
     "consistency_per_image",
@@ -243,6 +246,27 @@ def claims_frame(
             }
         )
     return pd.DataFrame(rows).set_index("comparison")
+
+
+def claim_key(prefix: str, a: str, b: str, field: str) -> str:
+    """The glue key of one field of a decided claim, e.g. ``t1_vgg_aib_vgg_verdict``: letters,
+    digits and ``_`` only (``β`` becomes ``beta``), so that another page can quote it as
+    ``{glue:text}`chapter::key```."""
+    def slug(text: str) -> str:
+        return re.sub(r"[^0-9A-Za-z]+", "_", text.replace("β", "beta")).strip("_")
+
+    return "_".join(slug(part) for part in (prefix, a, b, field))
+
+
+def claim_cells(r: ClaimResult) -> dict[str, str]:
+    """A decided claim as the three plain-text cells of the front page's summary: the number of
+    paired seeds, the mean advantage with its 95 % interval (points) and the verdict."""
+    return {
+        "seeds": str(r.n),
+        "advantage": f"{_points(r.advantage, sign=True)} [{_points(r.ci_low, sign=True)}, "
+        f"{_points(r.ci_high, sign=True)}]",
+        "verdict": r.verdict,
+    }
 
 
 def verdict_counts(results: Sequence[ClaimResult]) -> dict[str, int]:

@@ -193,3 +193,42 @@ def test_a_run_learned_its_task_when_well_below_chance(tmp_path):
     assert learned(record(60.0 - LEARNED_MARGIN, skewed))
     with pytest.raises(ValueError, match="confusion"):
         chance_error(runs.RunRecord(path=tmp_path / "run", config={}, final={"test_error": 5.0}))
+
+
+def test_claim_keys_and_cells_are_what_the_front_page_quotes():
+    from aibnb.reproduce.stats import decide, paired_claim
+
+    r = decide([paired_claim("c", "β = 0.01", "β = 1", {0: 10.0, 1: 11.0}, {0: 12.0, 1: 12.5})])[0]
+    assert C.claim_key("beta", r.a, r.b, "verdict") == "beta_beta_0_01_beta_1_verdict"
+    assert C.claim_key("loc_pointing", "vgg_aib:own", "vgg:gradcam", "seeds") == (
+        "loc_pointing_vgg_aib_own_vgg_gradcam_seeds")
+    cells = C.claim_cells(r)
+    assert cells["seeds"] == "2" and cells["verdict"] == r.verdict
+    assert cells["advantage"].startswith(f"{r.advantage:+.2f} [") and cells["advantage"].endswith("]")
+
+
+def test_every_claim_the_front_page_quotes_is_one_its_chapter_decides():
+    """book/intro.md quotes claims as {glue:text}`chapter::key`; each key must be one that the
+    chapter glues (``glue_claims(prefix, ...)`` over the claims of these lists), else the book's
+    build fails on a missing glue key."""
+    import re
+    from pathlib import Path
+
+    from aibnb.reproduce.plan import SWEEP_BETAS, SWEEP_KS
+
+    lists = {
+        ("04_training", "t1"): C.TABLE1_CLAIMS,
+        ("04_training", "shift"): C.CROSS_DOMAIN_CLAIMS,
+        ("05_interpretability", "t2"): C.TABLE2_CLAIMS,
+        ("05_interpretability", "loc_pointing"): C.LOCALISATION_CLAIMS,
+        ("05_interpretability", "loc_mass"): C.LOCALISATION_CLAIMS,
+        ("02_vib_loss", "beta"): [("", "β = 0.01", f"β = {v:g}") for v in SWEEP_BETAS],
+        ("03_ste_quantizer", "k"): [("", "K = 20", f"K = {v:g}") for v in SWEEP_KS],
+    }
+    glued = {(chapter, C.claim_key(prefix, a, b, field))
+             for (chapter, prefix), claims in lists.items() for _, a, b in claims
+             for field in ("seeds", "advantage", "verdict")}
+    intro = (Path(__file__).resolve().parents[2] / "book" / "intro.md").read_text()
+    quoted = set(re.findall(r"\{glue:text\}`([0-9a-z_]+)::([0-9A-Za-z_]+)`", intro))
+    assert len(quoted) >= 30
+    assert quoted <= glued, sorted(quoted - glued)
