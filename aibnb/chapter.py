@@ -60,8 +60,8 @@ def glue_claims(prefix: str, results: Iterable[Any]) -> None:
     """Glue the seeds, the interval and the verdict of each decided claim
     (:class:`aibnb.reproduce.stats.ClaimResult`) as plain text under
     :func:`aibnb.reproduce.claims.claim_key` ``(prefix, a, b, field)``: the front page quotes them
-    from the chapter (``{glue:text}`04_training::t1_vgg_aib_vgg_verdict```), so that the two pages
-    can never disagree."""
+    from the chapter (``{glue:text}`04_training.ipynb::t1_vgg_aib_vgg_verdict:s```: MyST-NB needs the
+    file name and a format spec to resolve it), so that the two pages can never disagree."""
     from myst_nb import glue
 
     from aibnb.reproduce.claims import claim_cells, claim_key

@@ -251,7 +251,7 @@ def claims_frame(
 def claim_key(prefix: str, a: str, b: str, field: str) -> str:
     """The glue key of one field of a decided claim, e.g. ``t1_vgg_aib_vgg_verdict``: letters,
     digits and ``_`` only (``β`` becomes ``beta``), so that another page can quote it as
-    ``{glue:text}`chapter::key```."""
+    ``{glue:text}`chapter.ipynb::key:s```."""
     def slug(text: str) -> str:
         return re.sub(r"[^0-9A-Za-z]+", "_", text.replace("β", "beta")).strip("_")
 
