@@ -96,12 +96,15 @@ class Tier:
         """``{seed: record}`` of ``model`` on ``dataset`` whose config has every ``settings`` value.
 
         Without ``beta`` or ``num_anchors``, the model's defaults are meant (the official beta,
-        the default K), so that the runs of the beta and K sweeps are not mixed into Table 1.
+        the default K), so that the runs of the beta and K sweeps are not mixed into Table 1; and
+        without ``train_eval``, the runs of the training-set ladder (which measure their gap) are
+        left out (:meth:`ladder` reads them).
         """
         found = [r for r in self.records if r.config["model"] == model and r.config["dataset"] == dataset]
         if "beta" not in settings and found:
             settings["beta"] = table1_beta(model)
         default_k = "num_anchors" not in settings
+        settings.setdefault("train_eval", False)
         out: dict[int, runs.RunRecord] = {}
         for r in found:
             if default_k and r.config.get("num_anchors") is not None:
@@ -411,4 +414,6 @@ def _outcomes(tier: Tier, records: dict[int, runs.RunRecord]) -> dict[int, np.nd
 def _setting(record: runs.RunRecord, key: str) -> Any:
     if key == "num_anchors":
         return (record.final or {}).get("num_anchors")
+    if key == "train_eval":  # runs stored before the field existed did not measure their gap
+        return bool(record.config.get(key, False))
     return record.config.get(key)

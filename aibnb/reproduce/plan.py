@@ -22,6 +22,26 @@ that a queue stopped early has stored the most useful evidence.
   (:func:`aibnb.reproduce.evidence.learned`) and counts the collapses on their own; with seed 3 every
   comparison of maps keeps three seeds of trained models.
 
+* ``ladder``, the training-set ladder: VGG, VGG-DVIB and VGG-aib on Fashion-MNIST training sets of
+  1,250, 2,500, 5,000 and 10,000 images, each trained for about 120,000 training images (96, 48, 24
+  and 12 epochs, the cosine schedule stretched over each run), so that every run costs what a
+  ``table1`` run costs while the smaller sets are trained far past their size: the regime where a
+  bottleneck can regularise. Every ladder run validates 12 times (every ``epochs / 12`` epochs) on a
+  fixed stratified 2,000 of the 5,000 validation images, so that validation stays under a fifth of a
+  run (on ``table1``'s 5,000 images every epoch it took 26-29 % of a VGG-aib run: evaluation draws 4
+  x 4 samples), and stores its generalisation gap (``train_eval``). The ladder comes in **waves**:
+  wave ``s`` is seed ``s`` of every model at every size, so each finished wave adds one paired seed
+  to every cell. Eight waves of the three models come first, then eight of VGG-aib-qt. The seed
+  count (:data:`LADDER_SEEDS`) was fixed before any ladder run from the spread of ``table1``'s
+  paired differences at 5 seeds (0.54 points for VGG-aib - VGG, 1.51 for VGG-DVIB - VGG, 1.77 for
+  VGG-aib - VGG-DVIB): with 8 seeds, a paired t-test at Holm's strictest level over the ladder's 12
+  claims (0.05 / 12) detects 1.0, 2.8 and 3.3 points with 80 % power
+  (:func:`aibnb.reproduce.stats.detectable_difference`; chapter 4 recomputes it); "equivalent"
+  within 0.5 points stays out of reach at any affordable count. The 10,000-image cell trains exactly
+  as ``table1`` does (validation does not touch the training), so on a CPU of the same kind its
+  last-epoch weights are ``table1``'s of the same seed; only the checkpoint selection sees fewer
+  validation images.
+
 The WRN family does not fit the CPU budget of the lab tier (a WRN epoch costs about three VGG
 epochs at equal width and its narrow versions train poorly); it belongs to the ``full`` tier.
 
@@ -33,7 +53,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GROUPS", "PlannedRun", "plan"]
+__all__ = [
+    "GROUPS",
+    "LADDER_IMAGES",
+    "LADDER_MODELS",
+    "LADDER_SEEDS",
+    "LADDER_SIZES",
+    "PlannedRun",
+    "ladder_overrides",
+    "plan",
+]
 
 FM, CLUTTER = "fashion_mnist", "cluttered_fashion"
 MAIN = ("vgg", "vgg_aib", "vgg_aib_qt", "vgg_dvib")
@@ -41,7 +70,36 @@ OTHER_BASELINES = ("vgg_gap", "vgg_att3", "vgg_att2")
 SWEEP_BETAS = (1e-4, 1e-3, 1e-1, 1.0)
 SWEEP_KS = (2, 5, 10, 50)
 CLUTTERED_MODELS = ("vgg", "vgg_aib", "vgg_aib_qt", "vgg_att3")
-GROUPS = ("table1", "cluttered", "beta", "k")
+GROUPS = ("table1", "cluttered", "beta", "k", "ladder")
+
+#: The ladder's training-set sizes and its budget in training images per run (12 epochs of
+#: ``table1``'s 10,000 images): the epochs of a cell are the budget divided by its size.
+LADDER_SIZES = (1250, 2500, 5000, 10000)
+LADDER_IMAGES = 120_000
+LADDER_VALIDATIONS = 12
+LADDER_VAL_IMAGES = 2000
+LADDER_MODELS = ("vgg", "vgg_dvib", "vgg_aib")
+LADDER_EXTRA_MODELS = ("vgg_aib_qt",)
+#: Paired seeds per ladder cell, fixed before any ladder run from the spread of ``table1``'s paired
+#: differences (see the module docstring; chapter 4 shows the computation).
+LADDER_SEEDS = 8
+
+
+def ladder_overrides(size: int) -> dict[str, Any]:
+    """The ``fit`` settings of a ladder run on ``size`` training images (see the module docstring)."""
+    if size not in LADDER_SIZES:
+        raise ValueError(f"ladder_overrides: size must be one of {LADDER_SIZES}, got {size!r}")
+    epochs = LADDER_IMAGES // size
+    every = epochs // LADDER_VALIDATIONS
+    out: dict[str, Any] = {
+        "train_subset": size,
+        "epochs": epochs,
+        "val_subset": LADDER_VAL_IMAGES,
+        "train_eval": True,
+    }
+    if every > 1:
+        out["val_every"] = every
+    return out
 
 
 @dataclass(frozen=True)
@@ -68,7 +126,9 @@ class PlannedRun:
 
     @property
     def label(self) -> str:
-        extra = " ".join(f"{k}={v}" for k, v in sorted(self.overrides.items()) if k != "epochs")
+        hidden = ("epochs", "train_eval", "val_every", "val_subset")
+        shown = {k: v for k, v in self.overrides.items() if k not in hidden}
+        extra = " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
         return f"{self.group}: {self.model} on {self.dataset}, seed {self.seed}" + (
             f" ({extra})" if extra else ""
         )
@@ -90,6 +150,14 @@ def _lab() -> list[PlannedRun]:
             PlannedRun("cluttered", m, CLUTTER, s, {"epochs": 24}) for s in seeds for m in CLUTTERED_MODELS
         ]
 
+    def ladder(seeds: range, models: tuple[str, ...]) -> list[PlannedRun]:
+        return [
+            PlannedRun("ladder", m, FM, seed, ladder_overrides(size))
+            for seed in seeds
+            for size in LADDER_SIZES
+            for m in models
+        ]
+
     # every group gets its first seeds early, so that a queue stopped half-way has evidence for each
     # chapter; then the seeds that narrow the intervals
     return (
@@ -100,6 +168,8 @@ def _lab() -> list[PlannedRun]:
         + cluttered(range(1))
         + cluttered(range(1, 4))
         + sweeps(range(1, 3))
+        + ladder(range(LADDER_SEEDS), LADDER_MODELS)
+        + ladder(range(LADDER_SEEDS), LADDER_EXTRA_MODELS)
     )
 
 
@@ -116,7 +186,9 @@ def _full() -> list[PlannedRun]:
 
 
 def _ci() -> list[PlannedRun]:
-    return [r for r in _lab() if r.seed == 0]
+    # the ladder's runs are long by design (96 epochs): its code paths (val_every, train_eval) are
+    # exercised by the unit tests instead
+    return [r for r in _lab() if r.seed == 0 and r.group != "ladder"]
 
 
 _PLANS = {"lab": _lab, "full": _full, "ci": _ci}

@@ -286,6 +286,7 @@ class RunState:
     state: str  # "stored" | "finished" | "running" | "resumable" | "pending"
     epochs_done: int
     epochs: int
+    epoch_scale: float = 1.0  # an epoch's cost against one of the profile's size (:func:`epoch_scale`)
 
 
 def planned_status(
@@ -310,7 +311,7 @@ def planned_status(
             state = "resumable"
         else:
             state = "pending"
-        out.append(RunState(run, path.name, state, done, cfg.epochs))
+        out.append(RunState(run, path.name, state, done, cfg.epochs, epoch_scale(cfg)))
     return out
 
 
@@ -360,8 +361,9 @@ def work(
             continue
         family = spec(run.model).family
         left_epochs = cfg.epochs - len(runs.read_jsonl(path / "metrics.jsonl"))
-        estimate = per_epoch.get(family, 30.0) * max(left_epochs, 1) + 20.0
-        need = estimate if not partial else per_epoch.get(family, 30.0) * 1.5
+        scale = epoch_scale(cfg)
+        estimate = per_epoch.get(family, 30.0) * scale * max(left_epochs, 1) + 20.0
+        need = estimate if not partial else per_epoch.get(family, 30.0) * scale * 1.5
         if time.time() + need > deadline:
             continue
         with run_lock(path.name) as mine:
@@ -371,8 +373,8 @@ def work(
                 continue
             log(f"start {run.label} ({path.name})")
             record = fit(**kwargs, deadline=deadline)
-            if record.metrics:
-                per_epoch[family] = max(m["epoch_time_s"] for m in record.metrics)
+            if record.metrics:  # seconds of a validated epoch, per epoch of the profile's size
+                per_epoch[family] = max(m["epoch_time_s"] for m in record.metrics) / scale
             if not record.finished:
                 log(f"stopped (time limit): {run.label} after {len(record.metrics)}/{cfg.epochs} epochs")
                 break
@@ -391,6 +393,17 @@ def work(
             if out is not None:
                 pack(store, out / "results.tar.gz")
     return stored
+
+
+def epoch_scale(cfg: Any) -> float:
+    """How long an epoch of ``cfg`` takes against one of its profile's own size (the estimates of
+    :data:`EST_EPOCH_S`): the ladder's small training sets have short epochs."""
+    from aibnb.train.profiles import profile as get_profile
+
+    own = get_profile(cfg.profile).train_subset
+    if own is None or cfg.train_subset is None:
+        return 1.0
+    return min(1.0, cfg.train_subset / own)
 
 
 def spawn_workers(jobs: int, argv: list[str], log_dir: Path | None = None) -> int:

@@ -40,9 +40,11 @@ def score_images(record: runs.RunRecord, profile: str) -> int | None:
 def score_run(record: runs.RunRecord, profile: str, device: str, group: str) -> dict[str, Any] | None:
     """Chapter 5's scores of a finished run, where its checkpoint is, and for Table 1's runs their
     outcomes on the shifted test set (chapter 4's cross-domain claim). None when there is nothing to
-    score: a maps-free model of a sweep."""
+    score: a maps-free model of a sweep, or a run of the training-set ladder."""
     from aibnb.interpret import map_kind, score_record
 
+    if group == "ladder":  # the ladder measures accuracy and the gap only (every run costs the same)
+        return None
     posthoc = POSTHOC_IMAGES.get(profile) if group in POSTHOC_GROUPS else 0
     if posthoc == 0 and map_kind(record.config["model"]) is None:
         return None

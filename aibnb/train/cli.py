@@ -38,6 +38,8 @@ HELP = {
     "codebook_weight": "weight of the codebook loss (official 0.4)",
     "commitment_weight": "weight of the commitment loss (official 0.1)",
     "eval_samples": "attention samples x latent samples at evaluation (official 4 -> 4 x 4)",
+    "val_every": "validate every N epochs and after the last (default: every epoch)",
+    "train_eval": "also test the best weights on the training images, unaugmented (the generalisation gap)",
     "seed": "random seed (runs with the same config and seed give the same numbers on CPU)",
     "device": f"one of {', '.join(DEVICES)}",
     "amp": "bf16 autocast (default: on for CUDA)",

@@ -5,10 +5,12 @@ What it does, in order: resolve and validate the configuration for the machine
 hash exists; load the data onto the training device and build the model and the optimiser
 (:mod:`aibnb.train.build`); resume from ``last.pt`` if there is one (:mod:`aibnb.train.checkpoint`);
 train with the official schedule, the anchors' own learning-rate group, bf16 autocast and
-channels-last on CUDA (:mod:`aibnb.train.loop`); evaluate on the validation split every epoch
-(model selection never sees the test set); checkpoint atomically after every epoch; and finally
-evaluate the best-validation weights on the test split with 4 x 4 samples
-(:mod:`aibnb.train.final`) and stamp the run's provenance with :data:`TRAINING_CODE_VERSION`.
+channels-last on CUDA (:mod:`aibnb.train.loop`); evaluate on the validation split every epoch, or
+every ``val_every`` epochs and after the last (model selection never sees the test set);
+checkpoint atomically after every epoch; and finally evaluate the best-validation weights on the
+test split with 4 x 4 samples, and on the training images where ``train_eval`` asks for the
+generalisation gap (:mod:`aibnb.train.final`); and stamp the run's provenance with
+:data:`TRAINING_CODE_VERSION`.
 
 Determinism: the data order and augmentation of epoch ``e`` are a function of ``(seed, e)`` (the
 loader), and the global RNG (dropout, attention and latent sampling) is re-seeded from
@@ -61,12 +63,15 @@ __all__ = [
     "select_device",
     "summarize",
     "train_one_epoch",
+    "validates",
 ]
 
 # The version of what training computes, stored in every run's provenance. A stored evidence tier
 # (``book/results/lab``) holds runs of one version only, and its queue refuses to mix versions.
 # Bump it when a change alters any number a run produces; a refactor that keeps every number
-# bit-identical (checked by re-running a stored run's first epoch) keeps it.
+# bit-identical (checked by re-running a stored run's first epoch) keeps it, and so does an
+# option that is off by default and, when on, adds numbers without changing any other
+# (``val_every``, ``train_eval``: tests/unit/train/test_train_engine.py checks it).
 TRAINING_CODE_VERSION = 1
 
 
@@ -256,7 +261,7 @@ def _train_epoch(run: _Run, epoch: int) -> dict[str, Any]:
         )
     )
     train_time = time.perf_counter() - t0
-    if dist_.is_main:
+    if dist_.is_main and validates(cfg, epoch):
         row.update(evaluate(run.model, run.eval_loaders["val"], cfg, run.device, amp=cfg.amp, prefix="val"))
     quantizer = getattr(getattr(unwrap(run.model), "attention", None), "quantizer", None)
     if quantizer is not None:  # the anchor trajectories of chapter 3
@@ -268,11 +273,18 @@ def _train_epoch(run: _Run, epoch: int) -> dict[str, Any]:
     return row
 
 
+def validates(cfg: TrainConfig, epoch: int) -> bool:
+    """Whether epoch ``epoch`` (from 0) ends with a validation: every ``cfg.val_every`` epochs and
+    always after the last, so that model selection always sees the end of the schedule."""
+    every = cfg.val_every or 1
+    return (epoch + 1) % every == 0 or epoch + 1 == cfg.epochs
+
+
 def _record_epoch(run: _Run, epoch: int, row: dict[str, Any]) -> None:
     """Keep the row: ``best.pt`` if validation improved, ``last.pt``, ``metrics.jsonl``, a progress line."""
     cfg, progress = run.cfg, run.progress
     progress.metrics.append(row)
-    if row["val_acc"] > progress.best["val_acc"]:
+    if "val_acc" in row and row["val_acc"] > progress.best["val_acc"]:
         progress.best = {"epoch": epoch + 1, "val_acc": row["val_acc"]}
         save_best(run.out / "best.pt", run.model, epoch + 1)
     progress.epochs_done = epoch + 1
@@ -285,16 +297,13 @@ def _record_epoch(run: _Run, epoch: int, row: dict[str, Any]) -> None:
         config_hash=cfg.hash(),
     )
     runs.write_jsonl(run.out / "metrics.jsonl", progress.metrics)
+    val = f"{row['val_acc']:.3f}" if "val_acc" in row else "-"
     if run.bar is not None:
-        run.bar.set_postfix(
-            loss=f"{row['train_total']:.3f}",
-            train=f"{row['train_acc']:.3f}",
-            val=f"{row['val_acc']:.3f}",
-        )
+        run.bar.set_postfix(loss=f"{row['train_total']:.3f}", train=f"{row['train_acc']:.3f}", val=val)
     elif not cfg.quiet:
         print(
             f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}: loss {row['train_total']:.3f} "
-            f"train acc {row['train_acc']:.3f} val acc {row['val_acc']:.3f}"
+            f"train acc {row['train_acc']:.3f} val acc {val}"
         )
 
 
@@ -327,7 +336,7 @@ def _finish(run: _Run) -> None:
             run.out,
             run.model,
             run.eval_loaders["test"],
-            run.splits["test"],
+            run.splits,
             run.device,
             run.progress.best,
             wall_time,

@@ -31,17 +31,25 @@ def write_final(
     out: Path,
     model: nn.Module,
     test_loader: Any,
-    test_data: Any,
+    splits: dict[str, Any],
     device: torch.device,
     best: dict[str, Any],
     wall_time: float,
 ) -> None:
     """Test the best-validation weights (and the last ones, in ``model`` on entry) and write
-    ``final.json``, ``predictions.npz`` and ``attention.npz``; ``model`` ends with the best weights."""
+    ``final.json``, ``predictions.npz`` and ``attention.npz``; ``model`` ends with the best weights.
+
+    With ``cfg.train_eval`` the best weights are also evaluated on the run's training images
+    (``splits["train"]``) exactly as the test images are (eval mode, no augmentation, 4 x 4
+    samples): ``train_eval_error`` and ``generalisation_gap`` (test error minus training error, in
+    points). It runs after the test evaluations, and the attention maps re-seed the generator, so
+    every other number of the run is what it would be without it."""
+    test_data = splits["test"]
     last_test = evaluate(model, test_loader, cfg, device, amp=cfg.amp, prefix="test")
     state = load_checkpoint(out / "best.pt", device)
     model.load_state_dict(state["model"])
     test = evaluate(model, test_loader, cfg, device, amp=cfg.amp, prefix="test", collect=True)
+    gap = _train_eval(cfg, model, splits["train"], device, test["test_error"]) if cfg.train_eval else {}
     num_classes = test_data.num_classes
     targets, predictions, p_true = test.pop("targets"), test.pop("predictions"), test.pop("p_true")
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
@@ -64,10 +72,25 @@ def write_final(
         **{k: v for k, v in test.items() if k not in ("test_error", "test_acc")},
         "anchors": quantizer.anchors.detach().cpu().tolist() if quantizer is not None else None,
         "confusion": confusion.tolist(),
+        **gap,
         "wall_time_s": wall_time,
     }
     runs.write_json(out / "final.json", final)
     save_attention(out, model, test_data, cfg, device)
+
+
+def _train_eval(
+    cfg: TrainConfig, model: nn.Module, train_data: Any, device: torch.device, test_error: float
+) -> dict[str, float]:
+    """The training images' error under the test's conditions, and the gap to the test error."""
+    from aibnb.data import DeviceLoader
+
+    loader = DeviceLoader(train_data, 256, device=device, train=False, channels_last=bool(cfg.channels_last))
+    result = evaluate(model, loader, cfg, device, amp=cfg.amp, prefix="train_eval")
+    keep = ("train_eval_error", "train_eval_total", "train_eval_class_bits", "train_eval_info_bits")
+    out = {k: float(result[k]) for k in keep if k in result}
+    out["generalisation_gap"] = float(test_error - result["train_eval_error"])
+    return out
 
 
 def save_predictions(out: Path, targets: Tensor, predictions: Tensor, p_true: Tensor) -> None:

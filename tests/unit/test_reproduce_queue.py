@@ -62,6 +62,29 @@ def test_lab_plan_holds_the_issue_s_runs_in_priority_order():
         plan("nope")
 
 
+def test_the_ladder_comes_in_waves_of_equal_cost_after_the_stored_groups():
+    from aibnb.reproduce.plan import LADDER_IMAGES, LADDER_SIZES, ladder_overrides
+
+    lab = plan("lab")
+    ladder = [r for r in lab if r.group == "ladder"]
+    first = lab.index(ladder[0])
+    assert all(r.group == "ladder" for r in lab[first:])  # after every group already stored
+    main = [r for r in ladder if r.model != "vgg_aib_qt"]
+    assert ladder[: len(main)] == main  # the three models' waves first, the quantised model after
+    wave = len(LADDER_SIZES) * 3
+    for s in range(8):  # wave s: seed s of every model at every size
+        cells = {(r.model, r.overrides["train_subset"]) for r in main[s * wave : (s + 1) * wave]}
+        assert {r.seed for r in main[s * wave : (s + 1) * wave]} == {s} and len(cells) == wave
+    for size in LADDER_SIZES:
+        o = ladder_overrides(size)
+        steps = size // 64  # batches of 64, the last incomplete one dropped
+        assert 0.97 * LADDER_IMAGES <= o["epochs"] * steps * 64 <= LADDER_IMAGES
+        assert o["epochs"] // o.get("val_every", 1) == 12 and o["train_eval"]
+    assert not [r for r in plan("ci") if r.group == "ladder"]
+    with pytest.raises(ValueError, match="size must be one of"):
+        ladder_overrides(3000)
+
+
 def test_a_run_lock_is_exclusive_and_released(tmp_path):
     with queue.run_lock("r1", tmp_path) as first:
         assert first

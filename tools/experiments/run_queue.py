@@ -48,6 +48,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"{'#':>3}  {'est. min':>8}  {'state':>9}  run (profile {args.profile})")
     for i, st in enumerate(states):
         per_epoch = queue.EST_EPOCH_S.get(args.profile, {}).get(spec(st.planned.model).family, 30.0)
+        per_epoch *= st.epoch_scale
         est = per_epoch * (st.epochs - st.epochs_done) / 60 if st.state != "stored" else 0.0
         total += est
         print(f"{i:3d}  {est:8.1f}  {st.state:>9}  {st.planned.label}, {st.epochs} epochs")

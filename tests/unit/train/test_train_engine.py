@@ -69,6 +69,36 @@ def test_a_deadline_stops_cleanly_and_the_same_call_resumes(tmp_path, tiny):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
 
 
+def test_validation_every_few_epochs_and_the_gap_leave_every_other_number_unchanged(tiny):
+    """``val_every`` validates every N epochs and after the last; ``train_eval`` adds the training
+    images' error under the test's conditions and the gap, and changes no other number of the run
+    (the training-set ladder's 10,000-image cell repeats Table 1's runs)."""
+    from aibnb.train import TrainConfig
+
+    plain = fit(**{**tiny, "epochs": 3})
+    gap = fit(**{**tiny, "epochs": 3, "train_eval": True})
+    assert gap.path != plain.path  # a different run: it stores more
+    assert [r["val_acc"] for r in gap.metrics] == [r["val_acc"] for r in plain.metrics]
+    same = {k: v for k, v in gap.final.items() if k in plain.final and k != "wall_time_s"}
+    assert same == {k: v for k, v in plain.final.items() if k != "wall_time_s"}
+    assert 0 <= gap.final["train_eval_error"] <= 100 and "train_eval_error" not in plain.final
+    assert gap.final["generalisation_gap"] == pytest.approx(
+        gap.final["test_error"] - gap.final["train_eval_error"]
+    )
+    with np.load(plain.path / "predictions.npz") as a, np.load(gap.path / "predictions.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    sparse = fit(**{**tiny, "epochs": 5, "val_every": 2})
+    assert [("val_acc" in r) for r in sparse.metrics] == [False, True, False, True, True]
+    assert sparse.final["best_epoch"] in (2, 4, 5)
+    # the new fields keep every older run's hash: they are hashed only when set
+    assert TrainConfig(**tiny).hash() == TrainConfig(**tiny, val_every=None, train_eval=False).hash()
+    assert TrainConfig(**tiny).hash() != TrainConfig(**tiny, val_every=2).hash()
+    with pytest.raises(ValueError, match=r"TrainConfig\.val_every"):
+        fit(**{**tiny, "val_every": 0})
+    with pytest.raises(ValueError, match=r"TrainConfig\.train_eval"):
+        fit(**{**tiny, "train_eval": 1})
+
+
 @pytest.mark.slow
 def test_distributed_data_parallel_on_cpu_with_gloo(tmp_path, cli_args):
     out = tmp_path / "ddp"
