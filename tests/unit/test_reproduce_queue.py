@@ -71,10 +71,13 @@ def test_the_ladder_comes_in_waves_of_equal_cost_after_the_stored_groups():
     assert all(r.group == "ladder" for r in lab[first:])  # after every group already stored
     main = [r for r in ladder if r.model != "vgg_aib_qt"]
     assert ladder[: len(main)] == main  # the three models' waves first, the quantised model after
-    wave = len(LADDER_SIZES) * 3
-    for s in range(8):  # wave s: seed s of every model at every size
-        cells = {(r.model, r.overrides["train_subset"]) for r in main[s * wave : (s + 1) * wave]}
-        assert {r.seed for r in main[s * wave : (s + 1) * wave]} == {s} and len(cells) == wave
+    small = [r for r in main if r.overrides["train_subset"] < 10000]
+    assert main[: len(small)] == small  # the three smaller sets first, 10,000 images after
+    wave = (len(LADDER_SIZES) - 1) * 3
+    for s in range(8):  # wave s: seed s of every model at every (smaller) size
+        cells = {(r.model, r.overrides["train_subset"]) for r in small[s * wave : (s + 1) * wave]}
+        assert {r.seed for r in small[s * wave : (s + 1) * wave]} == {s} and len(cells) == wave
+    assert len(main) == 8 * len(LADDER_SIZES) * 3
     for size in LADDER_SIZES:
         o = ladder_overrides(size)
         steps = size // 64  # batches of 64, the last incomplete one dropped
