@@ -16,11 +16,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from aibnb.reproduce.stats import VERDICTS, ClaimResult
+
+if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
+    import pandas as pd
 
 __all__ = [
     "CROSS_DOMAIN_CLAIMS",
@@ -223,6 +226,8 @@ def claims_frame(
     ``measure`` names the compared quantity (``"error (%)"``, ``"score excess (points)"``);
     ``relation`` joins the two models in the row label ("below" for errors, "above" for scores).
     """
+    import pandas as pd
+
     names = names or {}
     rows = []
     for r in results:

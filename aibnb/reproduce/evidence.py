@@ -14,15 +14,17 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from aibnb import runs
 from aibnb.reproduce import stats
 from aibnb.reproduce.claims import consistency_excess, consistency_per_image, posthoc_conditions
 from aibnb.reproduce.paper import table1_beta
+
+if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
+    import pandas as pd
 
 __all__ = ["LEARNED_MARGIN", "Tier", "chance_error", "learned", "plateau"]
 
@@ -121,6 +123,8 @@ class Tier:
 
     def errors_frame(self) -> pd.DataFrame:
         """One row per stored run: model, dataset, seed, the swept settings, errors, best epoch."""
+        import pandas as pd
+
         rows = []
         for r in self.records:
             cfg, final = r.config, r.final or {}
@@ -348,6 +352,8 @@ class Tier:
         """Every stored run of ``model`` along a swept ``setting`` (``"beta"`` or ``"num_anchors"``):
         one row per run with the setting's value, the seed, the test error, the KL term and the
         I(Z;Y) bound (bits, test set), the anchors' perplexity where there is one, and the plateau."""
+        import pandas as pd
+
         if setting not in ("beta", "num_anchors"):
             raise ValueError(f"setting must be 'beta' or 'num_anchors', got {setting!r}")
         rows = []

@@ -24,12 +24,13 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from aibnb import runs
 from aibnb.reproduce.stats import summarize
+
+if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
+    import pandas as pd
 
 __all__ = [
     "TABLE1_MODELS",
@@ -108,6 +109,8 @@ def paper_table1(paper: Mapping[str, Any] | None = None, *, with_stars: bool = F
     for VGG-PAN). With ``with_stars`` the cells are strings and the paper's ambiguous ``∗`` marks are
     kept (``"4.64∗"``); otherwise floats (NaN where the paper has a dash).
     """
+    import pandas as pd
+
     paper = load_paper() if paper is None else paper
     table = paper["table1"]
     rows = []
@@ -140,6 +143,8 @@ def paper_cost_table(
     paper: Mapping[str, Any] | None = None, *, input_size: int = 32, num_classes: int = 10
 ) -> pd.DataFrame:
     """The paper's Tables 3-4 for one input size and class count: parameters (M), GFLOPs, ms."""
+    import pandas as pd
+
     paper = load_paper() if paper is None else paper
     out: dict[str, dict[str, Any]] = {}
     t3, t4 = paper["table3"], paper["table4"]
@@ -194,6 +199,8 @@ def results_table(
     ``errors`` maps a model to its per-seed errors (a ``{seed: error}`` dict or a list). Models
     that are not in ``errors`` are left out. The paper's cell keeps its ``∗`` mark.
     """
+    import pandas as pd
+
     paper = load_paper() if paper is None else paper
     starred = paper_table1(paper, with_stars=True)
     labels = paper["table1"]["column_labels"]

@@ -36,12 +36,13 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from aibnb import runs
 from aibnb.reproduce.paper import table1_beta
+
+if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
+    import pandas as pd
 
 __all__ = [
     "OPTIONAL_KEYS",
@@ -135,6 +136,8 @@ def load_full_runs(
     a run on ``dataset`` (the chapter then says so). With ``defaults_only`` rows at a non-default
     β or K (sweeps) are dropped. A malformed row is a clear error.
     """
+    import pandas as pd
+
     folder = Path(base) if base is not None else runs.results_dir("full")
     source = folder / f"table1_{dataset}.json"
     if not source.exists():
@@ -177,6 +180,8 @@ def load_bench_paper(
     achieved TFLOP/s and inference ms per image at batch 1 and 256; the second value holds the
     device, width, batch and provenance.
     """
+    import pandas as pd
+
     folder = Path(base) if base is not None else runs.results_dir("full")
     path = folder / "bench_paper.json"
     stored = runs.load_result(path)
