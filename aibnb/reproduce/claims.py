@@ -2,8 +2,11 @@
 
 :data:`TABLE1_CLAIMS` lists each claim as ``(text, a, b)`` = "model ``a`` has a lower test error
 than model ``b``" (the paper's §4.1-4.3), with two the table implies but the text omits
-(VGG-aib below VGG-GAP; WRN-aib below WRN-ABN, decided only where WRN runs exist); the cross-domain,
-Table 2 (consistency), post-hoc and localisation claims of chapters 4 and 5 follow it.
+(VGG-aib and VGG-aib-qt below VGG-GAP; WRN-aib below WRN-ABN), the paper's statements about
+VGG-aib-qt (it, too, beats the backbone, DVIB and the attention baselines) and "the WRN variants beat
+the VGG ones"; the WRN claims are decided only on the GPU tier. The training-set ladder, the cluttered
+scenes' accuracy, the cross-domain, Table 2 (consistency), post-hoc and localisation claims of
+chapters 4 and 5 follow it.
 :func:`consistency_excess` and :func:`consistency_per_image` read Table 2's measure from one run's
 stored scores, per run and image by image. :func:`claims_frame` lays decided claims
 (:class:`aibnb.reproduce.stats.ClaimResult`) out with readable headers and units;
@@ -26,7 +29,9 @@ if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
     import pandas as pd
 
 __all__ = [
+    "CLUTTERED_CLAIMS",
     "CROSS_DOMAIN_CLAIMS",
+    "LADDER_CLAIMS",
     "LOCALISATION_CLAIMS",
     "LOCALISATION_MARGIN",
     "MAPS",
@@ -36,23 +41,51 @@ __all__ = [
     "claim_cells",
     "claim_key",
     "claims_frame",
+    "confidence_text",
     "consistency_excess",
     "consistency_per_image",
+    "interval_text",
+    "pooled_text",
     "posthoc_conditions",
+    "robustness_text",
     "verdict_counts",
     "verdict_sentence",
 ]
 
 TABLE1_CLAIMS: tuple[tuple[str, str, str], ...] = (
     ("AIB lowers the error of its backbone", "vgg_aib", "vgg"),
+    ("AIB lowers the error of its backbone", "vgg_aib_qt", "vgg"),
     ("AIB lowers the error of its backbone", "wrn_aib", "wrn"),
+    ("AIB lowers the error of its backbone", "wrn_aib_qt", "wrn"),
     ("quantisation lowers it further", "vgg_aib_qt", "vgg_aib"),
     ("quantisation lowers it further", "wrn_aib_qt", "wrn_aib"),
     ("AIB beats the information-bottleneck representation", "vgg_aib", "vgg_dvib"),
+    ("AIB beats the information-bottleneck representation", "vgg_aib_qt", "vgg_dvib"),
     ("AIB beats the attention baselines", "vgg_aib", "vgg_att2"),
     ("AIB beats the attention baselines", "vgg_aib", "vgg_att3"),
     ("AIB beats the attention baselines", "vgg_aib", "vgg_gap"),
+    ("AIB beats the attention baselines", "vgg_aib_qt", "vgg_att2"),
+    ("AIB beats the attention baselines", "vgg_aib_qt", "vgg_att3"),
+    ("AIB beats the attention baselines", "vgg_aib_qt", "vgg_gap"),
     ("AIB beats the attention baselines", "wrn_aib", "wrn_abn"),
+    ("the wide ResNets beat the VGG models", "wrn_aib", "vgg_aib"),
+)
+
+#: The training-set ladder's decomposition of "VGG-aib below VGG" (chapter 4): the whole change,
+#: the bottleneck head alone (VGG-DVIB is VGG with the same VIB head and no attention) and the
+#: attention on top of the head. Decided at every training-set size of the ladder, in one family.
+LADDER_CLAIMS: tuple[tuple[str, str, str], ...] = (
+    ("AIB lowers the error of its backbone", "vgg_aib", "vgg"),
+    ("the bottleneck head alone lowers it", "vgg_dvib", "vgg"),
+    ("attention on top of the head lowers it", "vgg_aib", "vgg_dvib"),
+)
+
+#: Accuracy on the cluttered scenes, where attention has a background to suppress: decided from the
+#: per-image predictions of the runs trained on the scenes (chapter 4; their maps are chapter 5's).
+CLUTTERED_CLAIMS: tuple[tuple[str, str, str], ...] = (
+    ("AIB lowers the error of its backbone on cluttered scenes", "vgg_aib", "vgg"),
+    ("AIB beats the attention baseline on cluttered scenes", "vgg_aib", "vgg_att3"),
+    ("quantisation lowers it further on cluttered scenes", "vgg_aib_qt", "vgg_aib"),
 )
 
 
@@ -201,15 +234,55 @@ def _points(value: float | None, digits: int = 2, sign: bool = False) -> str:
 
 def _p(value: float | None) -> str:
     if value is None or not math.isfinite(value):
-        return "no per-image data"
+        return "–"
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _p_images(r: ClaimResult) -> str:
-    """The per-image p-value, naming its seeds where it pooled fewer than the claim's."""
-    text = _p(r.p_images_holm)
+def confidence_text(r: ClaimResult) -> str:
+    """The confidence of a decided claim's interval, ``"99.2 %"`` (its Holm level's complement)."""
+    if not math.isfinite(r.level):
+        return "–"
+    c = 100.0 * (1.0 - r.level)
+    return f"{c:.1f} %" if c < 99.95 else f"{c:.2f} %"
+
+
+def interval_text(r: ClaimResult) -> str:
+    """``"+1.23 [+0.45, +2.01]"``: the mean advantage and the interval the verdict is read from."""
+    if not r.testable:
+        return "–"
+    low, high = _points(r.ci_low, sign=True), _points(r.ci_high, sign=True)
+    return f"{_points(r.advantage, sign=True)} [{low}, {high}]"
+
+
+def robustness_text(r: ClaimResult) -> str:
+    """``"yes"``, or ``"no: without seed 3, undecided"``: does the verdict survive dropping any seed."""
+    if not r.testable or r.robust is None or not r.leave_one_out:
+        return "–"
+    if r.robust:
+        return "yes"
+    changed = [(s, v) for s, v in sorted(r.leave_one_out.items()) if v != r.verdict]
+    s, v = changed[0]
+    more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+    return f"no: without seed {s}, {v}{more}"
+
+
+def pooled_text(r: ClaimResult) -> str:
+    """The pooled model's estimate, interval and verdict: the cross-check beside the paired one."""
+    c = r.pooled
+    if c is None:
+        return "–"
+    return (f"{_points(c.advantage, sign=True)} [{_points(c.ci_low, sign=True)}, "
+            f"{_points(c.ci_high, sign=True)}]: {c.verdict}")
+
+
+def _images_text(r: ClaimResult) -> str:
+    """The per-image description: the discordant images (McNemar) or the bootstrap p, with seeds."""
+    if r.p_images is None:
+        return "–"
+    text = "" if r.only_a_right is None else f"{r.only_a_right:,} / {r.only_b_right:,}, "
+    text += f"p {_p(r.p_images)}"
     seeds = r.image_seeds or []
-    if r.p_images_holm is not None and 0 < len(seeds) < r.n:
+    if 0 < len(seeds) < r.n:
         text += f" (seed{'s' if len(seeds) > 1 else ''} {', '.join(str(s) for s in seeds)})"
     return text
 
@@ -225,6 +298,9 @@ def claims_frame(
 
     ``measure`` names the compared quantity (``"error (%)"``, ``"score excess (points)"``);
     ``relation`` joins the two models in the row label ("below" for errors, "above" for scores).
+    The interval is the one the verdict is read from (at the claim's level in Holm's procedure,
+    whose confidence is given); the per-image column describes the test images and takes no part in
+    the verdict; a claim that is not testable gives its reason instead of numbers.
     """
     import pandas as pd
 
@@ -236,18 +312,17 @@ def claims_frame(
             {
                 "comparison": f"{a} {relation} {b}",
                 "claim": r.claim,
-                "seeds": r.n,
+                "seeds": r.n if r.n else "–",
                 f"{measure} A": _points(r.mean_a),
                 f"{measure} B": _points(r.mean_b),
-                "advantage of A (points, 95 % CI)": f"{_points(r.advantage, sign=True)} "
-                f"[{_points(r.ci_low, sign=True)}, {_points(r.ci_high, sign=True)}]",
-                "p over seeds (Holm)": _p(r.p_seeds_holm),
-                "images only A / only B got right": "–"
-                if r.only_a_right is None
-                else f"{r.only_a_right:,} / {r.only_b_right:,}",
-                "p per image (Holm)": _p_images(r),
-                "detectable at 80 % power (points)": _points(r.detectable),
-                "verdict": r.verdict,
+                "advantage of A, points [interval]": interval_text(r),
+                "confidence (Holm)": confidence_text(r),
+                "detectable (points)": _points(r.detectable) if r.testable else "–",
+                "survives dropping a seed": robustness_text(r),
+                "pooled model": pooled_text(r),
+                "per image (description)": _images_text(r),
+                "regime": r.regime or "–",
+                "verdict": r.verdict if r.testable else f"{r.verdict}: {r.reason}",
             }
         )
     return pd.DataFrame(rows).set_index("comparison")
@@ -264,13 +339,15 @@ def claim_key(prefix: str, a: str, b: str, field: str) -> str:
 
 
 def claim_cells(r: ClaimResult) -> dict[str, str]:
-    """A decided claim as the three plain-text cells of the front page's summary: the number of
-    paired seeds, the mean advantage with its 95 % interval (points) and the verdict."""
+    """A decided claim as the plain-text cells of the front page's summary: the number of paired
+    seeds, the mean advantage with the interval its verdict is read from and that interval's
+    confidence, the verdict, and the regime it was measured in."""
     return {
-        "seeds": str(r.n),
-        "advantage": f"{_points(r.advantage, sign=True)} [{_points(r.ci_low, sign=True)}, "
-        f"{_points(r.ci_high, sign=True)}]",
+        "seeds": str(r.n) if r.n else "–",
+        "advantage": interval_text(r) if r.testable else "–",
+        "confidence": confidence_text(r),
         "verdict": r.verdict,
+        "regime": (r.regime or "–") if r.testable else (r.reason or "–"),
     }
 
 
@@ -291,8 +368,8 @@ def verdict_sentence(
             continue
         items = ", ".join(
             f"{names.get(r.a, r.a)} {relation} {names.get(r.b, r.b)} "
-            f"({_points(r.advantage, sign=True)} points, 95 % CI [{_points(r.ci_low, sign=True)}, "
-            f"{_points(r.ci_high, sign=True)}])"
+            + (f"({interval_text(r)} points, {confidence_text(r)} interval)"
+               if r.testable else f"({r.reason})")
             for r in chosen
         )
         parts.append(f"**{v}**: {items}")

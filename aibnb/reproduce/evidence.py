@@ -5,6 +5,13 @@ The queue (:mod:`aibnb.reproduce.queue`) stores each finished run of a tier unde
 what the chapters ask: the errors of a model over seeds at given settings, the per-image outcomes
 of a run on the shared test set, the stored chapter-5 scores, and the claims of a table decided
 with :mod:`aibnb.reproduce.stats`. Everything here only reads; nothing trains.
+
+Every family of claims goes through one mechanism (:meth:`Tier.decide`): for each claim, the
+paired values of its two models (or the reason it is not testable: a model that did not learn the
+task, a model this tier does not train), the regime its runs were trained in
+(:func:`aibnb.reproduce.health.regime`), then Holm's procedure over the family and, for the
+accuracy tables, the pooled model as a cross-check. The families differ only in where the paired
+values come from: test errors, errors on a shifted test set, consistency or localisation scores.
 """
 
 from __future__ import annotations
@@ -19,60 +26,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aibnb import runs
+from aibnb.models import spec
 from aibnb.reproduce import stats
 from aibnb.reproduce.claims import consistency_excess, consistency_per_image, posthoc_conditions
+from aibnb.reproduce.health import LEARNED_MARGIN, chance_error, learned, plateau, regime
 from aibnb.reproduce.paper import table1_beta
 
 if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
     import pandas as pd
 
-__all__ = ["LEARNED_MARGIN", "Tier", "chance_error", "learned", "plateau"]
+__all__ = ["GPU_ONLY", "Tier"]
 
-#: How many points below the chance error a run's test error must be for the run to count as having
-#: learned its task. Fixed when the first collapsed run (seed 2 of VGG-aib on the cluttered scenes, at
-#: chance throughout) was seen; every other stored run is 60 or more points below chance.
-LEARNED_MARGIN = 10.0
-
-
-def plateau(record: runs.RunRecord, *, flat_points: float = stats.SMALLEST_EFFECT) -> tuple[bool, str]:
-    """Whether a run trained to a plateau, and why.
-
-    Yes when its best validation epoch came before the last one, or when its validation accuracy
-    moved by at most ``flat_points`` points over the last fifth of its epochs (at least two).
-    """
-    acc = [100.0 * a for a in record.series("val_acc") if a is not None]
-    epochs = len(acc)
-    best = int((record.final or {}).get("best_epoch") or 0)
-    if epochs == 0:
-        return False, "no epochs recorded"
-    if best < epochs:
-        return True, f"best validation epoch {best} of {epochs}"
-    tail = acc[-max(2, math.ceil(epochs / 5)) :]
-    spread = max(tail) - min(tail)
-    if spread <= flat_points:
-        return True, f"validation accuracy within {spread:.2f} points over the last {len(tail)} epochs"
-    return False, f"still rising: {spread:.2f} points over the last {len(tail)} epochs"
-
-
-def chance_error(record: runs.RunRecord) -> float:
-    """The test error (%) of always answering the test set's most frequent class, from the run's
-    confusion matrix (90 % on ten balanced classes)."""
-    confusion = np.asarray((record.final or {}).get("confusion") or [], dtype=float)
-    if confusion.size == 0:
-        raise ValueError(f"{record.path}: final.json has no confusion matrix; cannot tell chance")
-    rows = confusion.sum(axis=1)
-    return float(100.0 * (1.0 - rows.max() / rows.sum()))
-
-
-def learned(record: runs.RunRecord, *, margin: float = LEARNED_MARGIN) -> bool:
-    """Whether a run learned to classify: its test error at least ``margin`` points below chance.
-
-    A run that did not (a collapse: the classifier answers one class, its map is flat) is still
-    evidence about accuracy and stability, but its map is not evidence about where a classifier
-    looks, so the map comparisons of chapter 5 leave it out and count it on its own.
-    """
-    return float(record.final["test_error"]) <= chance_error(record) - margin
-
+#: Why a claim about a WRN model has no verdict on a CPU tier
+GPU_ONLY = "GPU tier only: the WRN family is trained in the full tier, not on a CPU"
 
 @dataclass
 class Tier:
@@ -161,36 +127,128 @@ class Tier:
                 out[seed] = runs.read_json(f)
         return out
 
+    # -----------------------------------------------------------------------------------------
+    # Deciding families of claims: one mechanism
+
+    def decide(
+        self,
+        items: Sequence[tuple[str, str, str, Paired | str | None]],
+        *,
+        margin: float = stats.SMALLEST_EFFECT,
+        lower_is_better: bool = True,
+        pooled: dict[str, dict[int, float]] | None = None,
+    ) -> list[stats.ClaimResult]:
+        """Decide one family of claims ``(text, a, b, paired)``: ``paired`` holds the paired values
+        of ``a`` and ``b`` (:class:`Paired`), or the reason the claim is not testable at this scale
+        (a string), or None (no runs of both: left out). Holm's procedure runs over the testable
+        claims; ``pooled`` (every run of the table, ``{model: {seed: value}}``) adds the pooled
+        model's contrast to each claim as a cross-check."""
+        results = []
+        for text, a, b, got in items:
+            if got is None:
+                continue
+            if isinstance(got, str):
+                results.append(stats.untestable(text, a, b, got, margin=margin))
+                continue
+            r = stats.paired_claim(text, a, b, got.values_a, got.values_b, lower_is_better=lower_is_better,
+                                   margin=margin, **got.images)
+            if got.reason is not None:
+                r = stats.untestable(text, a, b, got.reason, n=r.n, margin=margin, mean_a=r.mean_a,
+                                     mean_b=r.mean_b)
+            found = regime(got.records)
+            if found is not None:
+                r.regime, r.gap = found.describe(), found.gap
+            results.append(r)
+        stats.decide(results)
+        if pooled:
+            pairs = [(r.a, r.b) for r in results if r.testable]
+            contrasts = stats.pooled_contrasts(pooled, pairs, lower_is_better=lower_is_better)
+            stats.decide_pooled(list(contrasts.values()), margin=margin)
+            for r in results:
+                r.pooled = contrasts.get((r.a, r.b)) if r.testable else None
+        return results
+
+    def _errors_paired(self, a: str, b: str, dataset: str, **settings: Any) -> Paired | str | None:
+        """The paired test errors of ``a`` and ``b`` with their per-image outcomes, gated on learning."""
+        ra, rb = self.select(a, dataset, **settings), self.select(b, dataset, **settings)
+        if not ra or not rb:
+            return GPU_ONLY if self.profile != "full" and _gpu_only(a, b) else None
+        if not set(ra) & set(rb):
+            return None
+        ea, eb = _errors(ra), _errors(rb)
+        return Paired(ea, eb, [*ra.values(), *rb.values()],
+                      {"correct_a": _outcomes(self, ra), "correct_b": _outcomes(self, rb)},
+                      _not_learned({a: (ea, ra), b: (eb, rb)}))
+
     def claims(
         self,
         claims: Sequence[tuple[str, str, str]],
         dataset: str = "fashion_mnist",
         *,
         margin: float = stats.SMALLEST_EFFECT,
+        **settings: Any,
     ) -> list[stats.ClaimResult]:
         """Decide claims ``(text, a, b)`` = "a has a lower test error than b" on this tier.
 
-        Pairs by seed, with the per-image McNemar test on the stored predictions; Holm's
-        correction runs over the claims that have runs of both models (the others are left out).
+        Paired by seed over the runs :meth:`select` finds with ``settings``; a claim about a model
+        the tier does not train (the WRN family on a CPU tier) or whose model did not learn the task
+        is not testable; the pooled model over every run of the claims' models is the cross-check.
         """
-        results = []
-        for text, a, b in claims:
-            ra, rb = self.select(a, dataset), self.select(b, dataset)
-            if not (set(ra) & set(rb)):
-                continue
-            results.append(
-                stats.paired_claim(
-                    text,
-                    a,
-                    b,
-                    {s: float(r.final["test_error"]) for s, r in ra.items()},
-                    {s: float(r.final["test_error"]) for s, r in rb.items()},
-                    correct_a=_outcomes(self, ra),
-                    correct_b=_outcomes(self, rb),
-                    margin=margin,
-                )
-            )
-        return stats.decide(results)
+        items = [(t, a, b, self._errors_paired(a, b, dataset, **settings)) for t, a, b in claims]
+        models = {m for _, a, b, got in items if isinstance(got, Paired) for m in (a, b)}
+        pooled = {m: _errors(self.select(m, dataset, **settings)) for m in sorted(models)}
+        return self.decide(items, margin=margin, pooled=pooled)
+
+    def ladder_sizes(self, model: str = "vgg") -> list[int]:
+        """The training-set sizes of the training-set ladder that hold runs of ``model``."""
+        sizes = {int(r.config["train_subset"]) for r in self.records
+                 if r.config["model"] == model and _setting(r, "train_eval")}
+        return sorted(sizes)
+
+    def ladder_claims(
+        self,
+        claims: Sequence[tuple[str, str, str]],
+        sizes: Sequence[int] | None = None,
+        *,
+        margin: float = stats.SMALLEST_EFFECT,
+    ) -> list[stats.ClaimResult]:
+        """Decide ``claims`` at every training-set size of the ladder (one family: Holm's procedure
+        runs over all sizes at once, as the ladder's power computation assumed). Each result's
+        ``claim`` names its size; the pooled model is fitted size by size."""
+        out = []
+        for size in sizes if sizes is not None else self.ladder_sizes():
+            named = [(f"{t} ({size:,} training images)", a, b) for t, a, b in claims]
+            cell = {"train_subset": size, "train_eval": True}
+            out.append(self.claims(named, margin=margin, **cell))
+        family = [r for results in out for r in results]
+        stats.decide(family)  # Holm over every size at once, for the paired claims and the pooled model
+        stats.decide_pooled([r.pooled for r in family if r.pooled is not None], margin=margin)
+        return family
+
+    def ladder_frame(self, models: Sequence[str]) -> pd.DataFrame:
+        """One row per (training-set size, model) of the ladder: runs, mean test error, mean training
+        error (eval mode, no augmentation), the generalisation gap (points) and its spread."""
+        import pandas as pd
+
+        rows = []
+        for size in self.ladder_sizes(models[0]):
+            for m in models:
+                recs = self.select(m, train_subset=size, train_eval=True)
+                if not recs:
+                    continue
+                gaps = [float(r.final["generalisation_gap"]) for r in recs.values()]
+                rows.append({
+                    "train_size": size,
+                    "model": m,
+                    "runs": len(recs),
+                    "epochs": int(next(iter(recs.values())).config["epochs"]),
+                    "test_error": float(np.mean([r.final["test_error"] for r in recs.values()])),
+                    "train_error": float(np.mean([r.final["train_eval_error"] for r in recs.values()])),
+                    "gap": float(np.mean(gaps)),
+                    "gap_sd": float(np.std(gaps, ddof=1)) if len(gaps) > 1 else math.nan,
+                    "seeds": sorted(recs),
+                })
+        return pd.DataFrame(rows)
 
     def cross_domain(self, model: str, dataset: str = "fashion_mnist") -> dict[int, dict[str, Any]]:
         """``{seed: outcomes}`` of the selected runs on their shifted test set, where the queue stored
@@ -208,25 +266,26 @@ class Tier:
         """Decide claims ``(text, a, b)`` = "a has a lower error than b on the shifted test set".
 
         From the per-image outcomes the queue stored beside each run (``scores.json``,
-        ``cross_domain``): paired by seed, McNemar per image, Holm's correction across the claims.
+        ``cross_domain``), paired by seed. A claim whose models' errors on the shifted set lie within
+        :data:`~aibnb.reproduce.health.LEARNED_MARGIN` points of chance is not testable: models that
+        do not recognise the shifted images cannot show which transfers better.
         """
         outcomes = {m: self.cross_domain(m, dataset) for _, a, b in claims for m in (a, b)}
-        results = []
-        for text, a, b in claims:
+
+        def paired(a: str, b: str) -> Paired | None:
             oa, ob = outcomes[a], outcomes[b]
             if not (set(oa) & set(ob)):
-                continue
-            results.append(
-                stats.paired_claim(
-                    text, a, b,
-                    {s: float(o["error"]) for s, o in oa.items()},
-                    {s: float(o["error"]) for s, o in ob.items()},
-                    correct_a={s: np.asarray(o["correct"], dtype=bool) for s, o in oa.items()},
-                    correct_b={s: np.asarray(o["correct"], dtype=bool) for s, o in ob.items()},
-                    margin=margin,
-                )
-            )
-        return stats.decide(results)
+                return None
+            ea = {s: float(o["error"]) for s, o in oa.items()}
+            eb = {s: float(o["error"]) for s, o in ob.items()}
+            ra, rb = self.select(a, dataset), self.select(b, dataset)
+            gate = {a: (ea, {s: ra[s] for s in ea if s in ra}), b: (eb, {s: rb[s] for s in eb if s in rb})}
+            images = {"correct_a": {s: np.asarray(o["correct"], dtype=bool) for s, o in oa.items()},
+                      "correct_b": {s: np.asarray(o["correct"], dtype=bool) for s, o in ob.items()}}
+            return Paired(ea, eb, [*ra.values(), *rb.values()], images,
+                          _not_learned(gate, where="on the shifted test set"))
+
+        return self.decide([(t, a, b, paired(a, b)) for t, a, b in claims], margin=margin)
 
     def consistency(self, key: str, *, tau: float = 0.9, normalize: str = "none", shared: bool = False,
                     dataset: str = "fashion_mnist") -> dict[int, tuple[float, np.ndarray | None]]:
@@ -267,24 +326,25 @@ class Tier:
         names the seeds, ``image_seeds``); Holm's correction across the claims. A claim with a
         post-hoc map compares both maps on the modifications the post-hoc maps were scored under.
         """
-        results = []
-        for text, a, b in claims:
+        def paired(a: str, b: str) -> Paired | None:
             shared = any(":" in key and not key.endswith(":own") for key in (a, b))
             options = {"tau": tau, "normalize": normalize, "shared": shared, "dataset": dataset}
             va, vb = self.consistency(a, **options), self.consistency(b, **options)
             seeds = sorted(set(va) & set(vb))
             if not seeds:
-                continue
+                return None
             per_image = [s for s in seeds if va[s][1] is not None and vb[s][1] is not None]
             n = {s: min(len(va[s][1]), len(vb[s][1])) for s in per_image}
             advantage = {s: va[s][1][: n[s]] - vb[s][1][: n[s]] for s in per_image} or None
-            results.append(
-                stats.paired_claim(
-                    text, a, b, {s: va[s][0] for s in seeds}, {s: vb[s][0] for s in seeds},
-                    image_advantage=advantage, lower_is_better=False, margin=margin,
-                )
-            )
-        return stats.decide(results)
+            return Paired({s: va[s][0] for s in seeds}, {s: vb[s][0] for s in seeds},
+                          self._records_of(dataset, a, b), {"image_advantage": advantage})
+
+        return self.decide([(t, a, b, paired(a, b)) for t, a, b in claims], margin=margin,
+                           lower_is_better=False)
+
+    def _records_of(self, dataset: str, *keys: str) -> list[runs.RunRecord]:
+        """The runs of the models named by ``keys`` (``"model"`` or ``"model:map"``)."""
+        return [r for key in keys for r in self.select(key.partition(":")[0], dataset).values()]
 
     def unlearned(self, model: str, dataset: str = "fashion_mnist", **settings: Any
                   ) -> dict[int, runs.RunRecord]:
@@ -327,26 +387,23 @@ class Tier:
         the first scenes of the same list) and both have a score for (a map with no mass has no
         relevance mass); Holm's correction across the claims.
         """
-        results = []
-        for text, a, b in claims:
+        def paired(a: str, b: str) -> Paired | None:
             va, vb = self.localisation(a, metric, dataset), self.localisation(b, metric, dataset)
             seeds = sorted(set(va) & set(vb))
             if not seeds:
-                continue
+                return None
             n = {s: min(len(va[s]), len(vb[s])) for s in seeds}
             # a scene counts where both maps have a score (a map with no mass has none: NaN)
             both = {s: np.isfinite(va[s][: n[s]]) & np.isfinite(vb[s][: n[s]]) for s in seeds}
-            results.append(
-                stats.paired_claim(
-                    text, a, b,
-                    {s: 100 * float(va[s][: n[s]][both[s]].mean()) for s in seeds},
-                    {s: 100 * float(vb[s][: n[s]][both[s]].mean()) for s in seeds},
-                    image_advantage={s: 100 * (va[s][: n[s]] - vb[s][: n[s]]) for s in seeds},
-                    lower_is_better=False,
-                    margin=margin,
-                )
+            return Paired(
+                {s: 100 * float(va[s][: n[s]][both[s]].mean()) for s in seeds},
+                {s: 100 * float(vb[s][: n[s]][both[s]].mean()) for s in seeds},
+                self._records_of(dataset, a, b),
+                {"image_advantage": {s: 100 * (va[s][: n[s]] - vb[s][: n[s]]) for s in seeds}},
             )
-        return stats.decide(results)
+
+        return self.decide([(t, a, b, paired(a, b)) for t, a, b in claims], margin=margin,
+                           lower_is_better=False)
 
     def sweep_frame(self, model: str, setting: str, dataset: str = "fashion_mnist") -> pd.DataFrame:
         """Every stored run of ``model`` along a swept ``setting`` (``"beta"`` or ``"num_anchors"``):
@@ -389,23 +446,18 @@ class Tier:
         select on its own outcome. Paired by seed, McNemar per image, Holm across ``others``.
         """
         base = self.select(model, dataset, **({setting: official} if setting == "beta" else {}))
-        results = []
+        items = []
         for value in others:
             other = self.select(model, dataset, **{setting: value})
-            if not (set(base) & set(other)):
-                continue
-            results.append(
-                stats.paired_claim(
-                    text,
-                    _label(setting, official),
-                    _label(setting, value),
-                    {s: float(r.final["test_error"]) for s, r in base.items()},
-                    {s: float(r.final["test_error"]) for s, r in other.items()},
-                    correct_a=_outcomes(self, base),
-                    correct_b=_outcomes(self, other),
-                )
-            )
-        return stats.decide(results)
+            got = None
+            if set(base) & set(other):
+                ea, eb = _errors(base), _errors(other)
+                a, b = _label(setting, official), _label(setting, value)
+                got = Paired(ea, eb, [*base.values(), *other.values()],
+                             {"correct_a": _outcomes(self, base), "correct_b": _outcomes(self, other)},
+                             _not_learned({a: (ea, base), b: (eb, other)}))
+            items.append((text, _label(setting, official), _label(setting, value), got))
+        return self.decide(items)
 
 
 def _label(setting: str, value: Any) -> str:
@@ -423,3 +475,42 @@ def _setting(record: runs.RunRecord, key: str) -> Any:
     if key == "train_eval":  # runs stored before the field existed did not measure their gap
         return bool(record.config.get(key, False))
     return record.config.get(key)
+
+
+@dataclass
+class Paired:
+    """The paired values of one claim's two models (``{seed: value}``), the runs behind them (for
+    the regime), the per-image data for :func:`~aibnb.reproduce.stats.paired_claim` and, where the
+    claim is not testable at this scale, the reason."""
+
+    values_a: dict[int, float]
+    values_b: dict[int, float]
+    records: list[runs.RunRecord]
+    images: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+
+
+def _errors(records: dict[int, runs.RunRecord]) -> dict[int, float]:
+    return {s: float(r.final["test_error"]) for s, r in records.items()}
+
+
+def _gpu_only(*models: str) -> bool:
+    return any(spec(m).family == "wrn" for m in models if not m.startswith(("β", "K")))
+
+
+def _not_learned(
+    groups: dict[str, tuple[dict[int, float], dict[int, runs.RunRecord]]], *, where: str = ""
+) -> str | None:
+    """Why a comparison of errors is not testable: a model whose mean error over its paired runs is
+    within :data:`~aibnb.reproduce.health.LEARNED_MARGIN` points of chance did not learn the task."""
+    for name, (errors, records) in groups.items():
+        if not errors or not records:
+            continue
+        chance = chance_error(next(iter(records.values())))
+        mean = float(np.mean(list(errors.values())))
+        if mean > chance - LEARNED_MARGIN:
+            place = f"{where} " if where else ""
+            return (f"{name}'s error {place}is {mean:.1f} % against a chance error of {chance:.0f} %: "
+                    f"within {LEARNED_MARGIN:.0f} points of chance, it did not learn the task")
+    return None
+

@@ -8,34 +8,43 @@ A claim says that model A is better than model B (a lower test error, or a highe
 models are trained with the same seeds, and a seed fixes the data order and the initialisation
 stream, so the runs are compared **in pairs**: the *advantage* of A in seed s is
 ``error_B(s) - error_A(s)`` (or ``score_A(s) - score_B(s)``), positive when the seed agrees with
-the claim. For each claim the book reports
+the claim. The variation that matters at this scale is between trainings, and the seeds sample
+it, so **the verdict is decided at the level of seeds**, by one interval that is also the one shown:
 
-* the mean advantage over seeds with its 95 % t-interval (the variation that matters most at this
-  scale is between trainings, and the seeds sample it);
-* a **per-image paired test** on the shared test set: McNemar's exact test on the images that
-  exactly one of the two models gets right, summed over the seeds (stratified by seed); it sees the
-  test-set sampling noise only, so it is a second necessary condition, never the only one;
-* **Holm's correction** across the claims of a table, applied to both tests;
-* the **power**: the smallest advantage the seed-level test detects with 80 % probability at the
-  observed spread (:func:`detectable_difference`);
-* an **equivalence test** (two one-sided t-tests, TOST) against a smallest effect of interest
-  fixed before looking at the results (:data:`SMALLEST_EFFECT`, 0.5 points).
-
-The verdict (:func:`verdict`), one of :data:`VERDICTS`:
-
-* ``equivalent at this scale``: the 90 % interval lies inside ± the smallest effect of interest
-  (TOST at 5 %), i.e. any true difference is too small to matter at this scale (this comes first:
-  a difference that is significant but smaller than the effect of interest is not a win);
-* ``held``: both Holm-adjusted tests reject "no difference" and the advantage is positive;
-* ``reversed``: both reject, and the advantage is negative (B is better);
-* ``undecided``: none of these; the power says how large a difference could have gone unseen.
+* **Holm's step-down procedure** over the claims of a family (a table) fixes the level at which
+  each claim is tested: the claim with the k-th smallest seed-level p-value is tested at
+  ``alpha / (m - k + 1)`` while every claim before it was rejected; from the first that is not,
+  every remaining claim keeps that level (:func:`holm_levels`). A claim's **interval** is the
+  two-sided t-interval of its mean advantage at ``1 -`` its level, so it excludes zero exactly when
+  Holm's adjusted p-value is below ``alpha``: the interval shown and the verdict cannot disagree.
+* The verdict (:func:`verdict_of_interval`), one of :data:`VERDICTS`: ``equivalent at this scale``
+  when the interval lies inside ± the smallest effect of interest (fixed before any result was
+  seen, :data:`SMALLEST_EFFECT`; a difference too small to matter is not a win even where it is
+  significant); ``held`` / ``reversed`` when it excludes zero on the claim's side / the other
+  side; ``undecided`` otherwise. ``not testable at this scale`` is given before any test, with its
+  reason, to a comparison whose models did not learn the task, or that this tier cannot run
+  (:func:`untestable`).
+* The **detectable** difference is the smallest true advantage the seed-level test finds with
+  80 % probability at the observed spread and at the claim's own level
+  (:func:`detectable_difference`).
+* **Robustness**: the verdict recomputed with each seed left out in turn, at the same level; a
+  verdict that survives every omission is ``robust``.
+* The **per-image** tests (McNemar's exact test on the images exactly one model gets right, or a
+  paired bootstrap of per-image scores, summed over the seeds) are kept as a description: they see
+  the sampling of the test images only, and once the seed-level test rejects, the pooled McNemar
+  statistic (N times the summed error difference over a binomial variance) always rejects too, so
+  they add no information to the verdict.
+* A **pooled model** over all the runs of a table, ``value ~ model + seed`` by least squares
+  (:func:`pooled_contrasts`), is the cross-check beside each verdict: it estimates the seed
+  effects from every model at once, so its residual spread has more degrees of freedom than one
+  pair's.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,22 +52,30 @@ from scipy import stats
 
 __all__ = [
     "ALPHA",
+    "NOT_TESTABLE",
     "SMALLEST_EFFECT",
     "VERDICTS",
     "ClaimResult",
+    "PooledContrast",
     "Summary",
+    "decide",
+    "decide_pooled",
     "detectable_difference",
     "holm",
+    "holm_levels",
     "mcnemar",
     "paired_bootstrap_p",
     "paired_claim",
     "paired_interval",
+    "pooled_contrasts",
     "summarize",
     "tost",
-    "verdict",
+    "untestable",
+    "verdict_of_interval",
 ]
 
-VERDICTS = ("held", "reversed", "equivalent at this scale", "undecided")
+VERDICTS = ("held", "reversed", "equivalent at this scale", "undecided", "not testable at this scale")
+NOT_TESTABLE = VERDICTS[-1]
 ALPHA = 0.05
 #: The smallest difference (points of test error or of a score) that this book treats as
 #: meaningful, fixed before any lab result was seen: below it, a difference is "equivalent".
@@ -221,21 +238,61 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
-def verdict(
-    mean: float, p_seeds: float, p_images: float | None, p_equivalence: float, *, alpha: float = ALPHA
-) -> str:
-    """One of :data:`VERDICTS` from the (Holm-adjusted) p-values and the sign of the advantage."""
-    if p_equivalence < alpha:  # inside the smallest effect of interest: too small to matter,
-        return "equivalent at this scale"  # even where the tests also call it significant
-    images_ok = p_images is None or (math.isfinite(p_images) and p_images < alpha)
-    if p_seeds < alpha and images_ok and mean != 0:
-        return "held" if mean > 0 else "reversed"
+def holm_levels(pvalues: Sequence[float], alpha: float = ALPHA) -> list[float]:
+    """The two-sided level at which Holm's step-down procedure tests each p-value (NaN: none).
+
+    Sorted ascending, the k-th p-value (k from 1) is tested at ``alpha / (m - k + 1)`` while every
+    smaller one was rejected; from the first that is not rejected, every remaining p-value keeps
+    that level, which it cannot pass either. So ``p < level`` exactly when Holm's adjusted p-value
+    (:func:`holm`) is below ``alpha``.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    valid = np.flatnonzero(np.isfinite(p))
+    out = np.full(len(p), np.nan)
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m, stopped = len(order), None
+    for rank, i in enumerate(order):
+        level = stopped if stopped is not None else alpha / (m - rank)
+        out[i] = level
+        if stopped is None and not p[i] < level:
+            stopped = level
+    return out.tolist()
+
+
+def verdict_of_interval(low: float, high: float, margin: float = SMALLEST_EFFECT) -> str:
+    """The verdict an interval of the advantage gives (see the module docstring): inside ± ``margin``
+    is ``equivalent at this scale``; above zero ``held``; below zero ``reversed``; else ``undecided``."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "undecided"
+    if -margin < low and high < margin:
+        return "equivalent at this scale"
+    if low > 0:
+        return "held"
+    if high < 0:
+        return "reversed"
     return "undecided"
+
+
+def _interval_at(adv: np.ndarray, level: float) -> tuple[float, float, float]:
+    """Mean and two-sided t-interval of the advantages at confidence ``1 - level``; a spread of
+    zero gives a point interval (a difference every seed agrees on to the last digit)."""
+    mean = float(adv.mean())
+    if len(adv) < 2 or not math.isfinite(level):
+        return mean, -math.inf, math.inf
+    half = float(stats.t.ppf(1 - level / 2, len(adv) - 1) * adv.std(ddof=1) / math.sqrt(len(adv)))
+    return mean, mean - half, mean + half
 
 
 @dataclass
 class ClaimResult:
-    """One claim decided: the paired advantage of ``a`` over ``b`` and everything behind the verdict."""
+    """One claim decided: the paired advantage of ``a`` over ``b`` and everything behind the verdict.
+
+    ``ci_low`` / ``ci_high`` are the interval at ``1 - level`` (``level`` is the claim's own level in
+    Holm's procedure): the interval the verdict is read from. ``advantages`` holds the advantage of
+    each paired seed. The per-image fields (``only_a_right``, ``p_images`` ...) describe the test
+    images; they take no part in the verdict. ``reason`` says why a claim is not testable at this
+    scale; ``regime`` says in which regime it was measured (the generalisation gap of its runs).
+    """
 
     claim: str
     a: str
@@ -258,9 +315,46 @@ class ClaimResult:
     #: the seeds the per-image test pooled (None: no per-image test); fewer than ``n`` where some
     #: runs of the claim carry no per-image data
     image_seeds: list[int] | None = None
+    advantages: dict[int, float] = field(default_factory=dict)
+    margin: float = SMALLEST_EFFECT
+    level: float = math.nan
+    robust: bool | None = None
+    #: the verdict with each seed left out in turn (at the same level)
+    leave_one_out: dict[int, str] = field(default_factory=dict)
+    reason: str | None = None
+    regime: str | None = None
+    gap: float | None = None
+    pooled: PooledContrast | None = None
+
+    @property
+    def confidence(self) -> float:
+        """The interval's confidence (e.g. 0.9917 for the level 0.05 / 6)."""
+        return 1.0 - self.level
+
+    @property
+    def testable(self) -> bool:
+        return self.verdict != NOT_TESTABLE
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["advantages"] = {str(k): v for k, v in self.advantages.items()}
+        out["leave_one_out"] = {str(k): v for k, v in self.leave_one_out.items()}
+        return out
+
+
+@dataclass
+class PooledContrast:
+    """The pooled model's estimate of one claim: ``value ~ model + seed`` over all runs of a table."""
+
+    advantage: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p: float
+    df: int
+    p_holm: float = math.nan
+    level: float = math.nan
+    verdict: str = "undecided"
 
 
 def paired_claim(
@@ -283,8 +377,9 @@ def paired_claim(
     ``a`` (continuous scores, NaN where an image has no score); averaged over the seeds image by
     image and tested with :func:`paired_bootstrap_p` (used when there are no outcomes). Either may
     cover only some of the seeds: the result names the seeds the per-image test pooled
-    (``image_seeds``). The verdict is filled in by :func:`decide`, which applies Holm's correction
-    over a table of claims.
+    (``image_seeds``). Both describe the images; the verdict, the level and the interval are filled
+    in by :func:`decide`, which runs Holm's procedure over a table of claims. Until then the
+    interval is the unadjusted 95 % one.
     """
     seeds = sorted(set(values_a) & set(values_b))
     if not seeds:
@@ -327,15 +422,101 @@ def paired_claim(
         p_equivalence=tost(adv, margin),
         detectable=detectable_difference(sd, len(adv)),
         image_seeds=common or None,
+        advantages={s: float(x) for s, x in zip(seeds, adv, strict=True)},
+        margin=margin,
+    )
+
+
+def untestable(claim: str, a: str, b: str, reason: str, *, n: int = 0, margin: float = SMALLEST_EFFECT,
+               mean_a: float = math.nan, mean_b: float = math.nan) -> ClaimResult:
+    """A claim that is ``not testable at this scale``, with its reason (no test is run on it, and it
+    does not count in Holm's family)."""
+    nan = math.nan
+    return ClaimResult(
+        claim=claim, a=a, b=b, n=n, mean_a=mean_a, mean_b=mean_b, advantage=mean_b - mean_a,
+        ci_low=nan, ci_high=nan, p_seeds=nan, only_a_right=None, only_b_right=None, p_images=None,
+        p_equivalence=nan, detectable=nan, verdict=NOT_TESTABLE, margin=margin, reason=reason,
     )
 
 
 def decide(results: Sequence[ClaimResult], *, alpha: float = ALPHA) -> list[ClaimResult]:
-    """Holm's correction across ``results`` (one table of claims), then each verdict."""
-    p_seeds = holm([r.p_seeds for r in results])
-    p_images = holm([r.p_images if r.p_images is not None else math.nan for r in results])
-    for r, ps, pi in zip(results, p_seeds, p_images, strict=True):
-        r.p_seeds_holm = ps
+    """Holm's procedure over the testable ``results`` (one family of claims), then, for each claim:
+    its level, its interval at that level, its verdict, the detectable difference at that level,
+    and the verdicts with each seed left out. Claims already ``not testable`` are kept as they are.
+    Returns the same list (the results are updated in place)."""
+    testable = [r for r in results if r.verdict != NOT_TESTABLE]
+    levels = holm_levels([r.p_seeds for r in testable], alpha)
+    p_seeds = holm([r.p_seeds for r in testable])
+    p_images = holm([r.p_images if r.p_images is not None else math.nan for r in testable])
+    for r, level, ps, pi in zip(testable, levels, p_seeds, p_images, strict=True):
+        adv = np.array([r.advantages[s] for s in sorted(r.advantages)], dtype=float)
+        r.level, r.p_seeds_holm = level, ps
         r.p_images_holm = pi if r.p_images is not None else None
-        r.verdict = verdict(r.advantage, ps, r.p_images_holm, r.p_equivalence, alpha=alpha)
+        r.advantage, r.ci_low, r.ci_high = _interval_at(adv, level)
+        r.verdict = verdict_of_interval(r.ci_low, r.ci_high, r.margin)
+        sd = float(adv.std(ddof=1)) if len(adv) > 1 else math.nan
+        r.detectable = detectable_difference(sd, len(adv), alpha=level)
+        seeds = sorted(r.advantages)
+        r.leave_one_out = {}
+        if len(seeds) > 2:
+            for drop in seeds:
+                rest = np.array([r.advantages[s] for s in seeds if s != drop], dtype=float)
+                r.leave_one_out[drop] = verdict_of_interval(*_interval_at(rest, level)[1:], r.margin)
+        r.robust = bool(r.leave_one_out) and all(v == r.verdict for v in r.leave_one_out.values())
     return list(results)
+
+
+def pooled_contrasts(
+    values: Mapping[str, Mapping[int, float]],
+    pairs: Sequence[tuple[str, str]],
+    *,
+    lower_is_better: bool = True,
+) -> dict[tuple[str, str], PooledContrast]:
+    """The pooled model's contrast for each pair ``(a, b)`` (unadjusted: see :func:`decide_pooled`).
+
+    ``values`` holds every run of a table, ``{model: {seed: value}}``; the model
+    ``value = model + seed + noise`` is fitted by least squares (unbalanced designs allowed: some
+    models have fewer seeds), and each contrast ``model_b - model_a`` (``a - b`` for scores) is
+    tested with the residual variance on ``runs - models - seeds + 1`` degrees of freedom. A pair
+    whose model has no run is left out.
+    """
+    models = sorted(m for m in values if values[m])
+    seeds = sorted({s for m in models for s in values[m]})
+    rows = [(m, s, float(v)) for m in models for s, v in sorted(values[m].items())]
+    found = [(a, b) for a, b in pairs if a in models and b in models]
+    if not rows or not found:
+        return {}
+    y = np.array([v for _, _, v in rows])
+    x = np.zeros((len(rows), len(models) + len(seeds) - 1))
+    for i, (m, s, _) in enumerate(rows):  # model indicators (no intercept), seeds 1.. as offsets
+        x[i, models.index(m)] = 1.0
+        if seeds.index(s) > 0:
+            x[i, len(models) + seeds.index(s) - 1] = 1.0
+    df = int(len(rows) - np.linalg.matrix_rank(x))
+    if df < 1:
+        return {}
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ coef
+    cov = float(resid @ resid / df) * np.linalg.pinv(x.T @ x)
+    sign = 1.0 if lower_is_better else -1.0
+    out: dict[tuple[str, str], PooledContrast] = {}
+    for a, b in found:
+        c = np.zeros(x.shape[1])
+        c[models.index(b)], c[models.index(a)] = sign, -sign
+        est, se = float(c @ coef), math.sqrt(max(float(c @ cov @ c), 0.0))
+        p = float(2 * stats.t.sf(abs(est) / se, df)) if se > 0 else (0.0 if est != 0 else 1.0)
+        out[a, b] = PooledContrast(advantage=est, se=se, ci_low=math.nan, ci_high=math.nan, p=p, df=df)
+    return out
+
+
+def decide_pooled(
+    contrasts: Sequence[PooledContrast], *, alpha: float = ALPHA, margin: float = SMALLEST_EFFECT
+) -> None:
+    """Holm's procedure over pooled contrasts (one family), then each one's interval at its level
+    and its verdict, as :func:`decide` does for the paired claims (updated in place)."""
+    levels = holm_levels([c.p for c in contrasts], alpha)
+    for c, level, ph in zip(contrasts, levels, holm([c.p for c in contrasts]), strict=True):
+        half = float(stats.t.ppf(1 - level / 2, c.df) * c.se)
+        c.level, c.p_holm = level, ph
+        c.ci_low, c.ci_high = c.advantage - half, c.advantage + half
+        c.verdict = verdict_of_interval(c.ci_low, c.ci_high, margin)

@@ -123,7 +123,7 @@ def test_consistency_claims_pair_maps_by_seed_and_image(tmp_path):
     # one seed of LTPA has no per-image outcomes: the image test pools the other two, and says so
     assert aib_vs_ltpa.image_seeds == [0, 1] and aib_vs_ltpa.p_images < 0.001
     row = C.claims_frame([aib_vs_ltpa]).iloc[0]
-    assert row["seeds"] == 3 and row["p per image (Holm)"].endswith("(seeds 0, 1)")
+    assert row["seeds"] == 3 and row["per image (description)"].endswith("(seeds 0, 1)")
     assert own_vs_gradcam.image_seeds == [0, 1, 2]
     assert own_vs_gradcam.p_images is not None and own_vs_gradcam.p_images_holm is not None
     # on the 40 images and two modifications both maps share, the scores are the same: only the

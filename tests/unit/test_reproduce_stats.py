@@ -63,14 +63,104 @@ def test_tost_is_the_90_percent_interval_inside_the_margin():
         stats.tost([0.1, 0.2], 0.0)
 
 
-def test_verdicts_cover_the_four_outcomes():
-    assert stats.verdict(1.0, 0.01, 0.001, 0.9) == "held"
-    assert stats.verdict(-1.0, 0.01, 0.001, 0.9) == "reversed"
-    assert stats.verdict(1.0, 0.01, 0.2, 0.9) == "undecided"  # the images do not confirm it
-    assert stats.verdict(0.05, 0.6, 0.5, 0.01) == "equivalent at this scale"
-    assert stats.verdict(0.05, 0.001, 0.001, 0.01) == "equivalent at this scale"  # significant but tiny
-    assert stats.verdict(0.3, 0.2, None, 0.3) == "undecided"
-    assert set(stats.VERDICTS) == {"held", "reversed", "equivalent at this scale", "undecided"}
+def test_the_verdict_is_read_from_the_interval_it_shows():
+    assert stats.verdict_of_interval(0.6, 2.0) == "held"
+    assert stats.verdict_of_interval(-2.0, -0.6) == "reversed"
+    assert stats.verdict_of_interval(-0.3, 2.0) == "undecided"
+    assert stats.verdict_of_interval(-0.2, 0.3) == "equivalent at this scale"
+    assert stats.verdict_of_interval(0.1, 0.4) == "equivalent at this scale"  # significant but tiny
+    assert stats.verdict_of_interval(-math.inf, math.inf) == "undecided"
+    assert stats.VERDICTS[-1] == stats.NOT_TESTABLE == "not testable at this scale"
+
+
+def test_holm_levels_reject_exactly_where_holm_s_adjusted_p_does():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        p = rng.uniform(0, 0.1, size=rng.integers(1, 9)) ** rng.uniform(0.5, 3)
+        levels = stats.holm_levels(p)
+        reject, adjusted, *_ = multipletests(p, alpha=0.05, method="holm")
+        assert [pi < lv for pi, lv in zip(p, levels)] == list(reject)
+        assert stats.holm(p) == pytest.approx(list(adjusted))
+    assert math.isnan(stats.holm_levels([0.01, float("nan")])[1])
+
+
+def test_decided_intervals_agree_with_their_verdicts_and_holm():
+    """Every decided claim's interval excludes zero exactly when Holm's adjusted p is below 0.05,
+    its verdict is the interval's, and the detectable difference is computed at its own level."""
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        results = []
+        for k in range(rng.integers(1, 7)):
+            n = int(rng.integers(3, 9))
+            a = {s: 10 + rng.normal(0, 1) for s in range(n)}
+            b = {s: v + rng.normal(rng.uniform(-2, 2), rng.uniform(0.1, 1.5)) for s, v in a.items()}
+            results.append(stats.paired_claim(f"c{k}", f"a{k}", f"b{k}", a, b))
+        for r in stats.decide(results):
+            excludes = r.ci_low > 0 or r.ci_high < 0
+            assert excludes == (r.p_seeds_holm < 0.05)
+            assert r.verdict == stats.verdict_of_interval(r.ci_low, r.ci_high, r.margin)
+            sd = np.std(list(r.advantages.values()), ddof=1)
+            assert r.detectable == pytest.approx(stats.detectable_difference(sd, r.n, alpha=r.level))
+            assert r.level <= 0.05 and set(r.leave_one_out) == set(r.advantages)
+
+
+def test_leave_one_out_flags_a_verdict_that_rests_on_one_seed():
+    a = {s: 10.0 for s in range(5)}
+    steady = stats.paired_claim("steady", "a", "b", a, {0: 11.0, 1: 11.2, 2: 10.9, 3: 11.1, 4: 11.0})
+    fragile = stats.paired_claim("fragile", "a", "c", a, {0: 11.0, 1: 10.1, 2: 11.9, 3: 10.6, 4: 11.4})
+    steady, fragile = stats.decide([steady]) + stats.decide([fragile])
+    assert steady.verdict == "held" and steady.robust
+    assert fragile.verdict == "held" and not fragile.robust
+    assert "undecided" in fragile.leave_one_out.values()
+
+
+def test_a_claim_that_is_not_testable_stays_out_of_holm_s_family():
+    ok = stats.paired_claim("ok", "a", "b", {0: 1.0, 1: 1.1, 2: 0.9}, {0: 3.0, 1: 3.2, 2: 2.9})
+    gone = stats.untestable("gone", "a", "c", "c did not learn the task", n=3)
+    out = stats.decide([ok, gone])
+    assert out[1].verdict == "not testable at this scale" and out[1].reason == "c did not learn the task"
+    assert out[0].level == pytest.approx(0.05)  # a family of one testable claim
+
+
+def test_the_pooled_model_is_ordinary_least_squares_with_model_and_seed_effects():
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(5)
+    seed_effect = rng.normal(0, 1.0, 5)
+    values = {
+        m: {s: 10 + shift + seed_effect[s] + rng.normal(0, 0.3) for s in range(n)}
+        for m, shift, n in (("a", 0.0, 5), ("b", 1.0, 5), ("c", 0.5, 3))
+    }
+    pooled = stats.pooled_contrasts(values, [("a", "b"), ("a", "c")])
+    frame = pd.DataFrame([{"m": m, "s": s, "y": v} for m, vs in values.items() for s, v in vs.items()])
+    fit = smf.ols("y ~ C(m) + C(s)", frame).fit()
+    assert pooled["a", "b"].advantage == pytest.approx(fit.params["C(m)[T.b]"])
+    assert pooled["a", "b"].se == pytest.approx(fit.bse["C(m)[T.b]"])
+    assert pooled["a", "c"].p == pytest.approx(fit.pvalues["C(m)[T.c]"])
+    assert pooled["a", "b"].df == int(fit.df_resid)
+    stats.decide_pooled(list(pooled.values()))
+    assert pooled["a", "b"].verdict == "held" and pooled["a", "b"].ci_low > 0
+
+
+def test_the_short_implementations_agree_with_statsmodels():
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+    from statsmodels.stats.power import TTestPower
+    from statsmodels.stats.weightstats import ttost_paired
+
+    d = np.array([0.2, -0.1, 0.15, 0.05, 0.1])
+    p_sm, *_ = ttost_paired(d, np.zeros_like(d), -0.5, 0.5)
+    assert stats.tost(d, 0.5) == pytest.approx(p_sm)
+    a = np.array([1, 1, 0, 1, 1, 0, 1, 1, 1, 0], dtype=bool)
+    b = np.array([1, 0, 0, 0, 1, 0, 0, 1, 1, 1], dtype=bool)
+    only_a, only_b, p = stats.mcnemar(a, b)
+    table = [[int((a & b).sum()), only_a], [only_b, int((~a & ~b).sum())]]
+    assert p == pytest.approx(sm_mcnemar(table, exact=True).pvalue)
+    delta = stats.detectable_difference(1.3, 8, alpha=0.05 / 12)
+    power = TTestPower().power(effect_size=delta / 1.3, nobs=8, alpha=0.05 / 12, alternative="two-sided")
+    assert power == pytest.approx(0.8, abs=1e-3)
 
 
 def test_paired_claim_orients_the_advantage_and_decide_applies_holm():
