@@ -20,26 +20,23 @@ Typical use::
 Modules: :mod:`~aibnb.data.formats` (readers of the on-disk formats),
 :mod:`~aibnb.data.fetching` (obtaining data), :mod:`~aibnb.data.splits` (validation split,
 subsets), :mod:`~aibnb.data.transforms` (normalisation, augmentation),
-:mod:`~aibnb.data.cluttered` (scenes with masks), :mod:`~aibnb.data.datasets` (the registry),
-:mod:`~aibnb.data.loader` (``DeviceLoader``), :mod:`~aibnb.data.cli` (the command line).
+:mod:`~aibnb.data.cluttered` (scenes with masks), :mod:`~aibnb.data.registry` (the names and
+splits), :mod:`~aibnb.data.raw` (the raw readers), :mod:`~aibnb.data.cub` (CUB-200-2011),
+:mod:`~aibnb.data.tensors` (``TensorData``), :mod:`~aibnb.data.datasets` (``load_tensors``,
+``load``), :mod:`~aibnb.data.reference` (the per-sample pipeline), :mod:`~aibnb.data.loader`
+(``DeviceLoader``), :mod:`~aibnb.data.cli` (the command line).
 """
 
 from __future__ import annotations
 
 from aibnb.data.cluttered import SceneConfig, Scenes, make_cluttered
-from aibnb.data.datasets import (
-    STL10_TO_CIFAR10,
-    TensorData,
-    available,
-    load,
-    load_tensors,
-    source_objects,
-    splits_of,
-)
-from aibnb.data.obtain import fetch
+from aibnb.data.datasets import load, load_tensors, source_objects
 from aibnb.data.loader import DeviceLoader, subset
+from aibnb.data.obtain import fetch
 from aibnb.data.paths import DatasetNotFoundError, data_root
+from aibnb.data.registry import STL10_TO_CIFAR10, available, splits_of
 from aibnb.data.splits import VAL_SEED, val_size
+from aibnb.data.tensors import TensorData
 from aibnb.data.transforms import compute_mean_std, denormalize, normalization
 
 __all__ = [

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aibnb.data import cluttered, datasets
+from aibnb.data import cluttered, cub, datasets, registry
 from aibnb.data.fetching import LAYOUT, SENTINELS, fashion_mnist_problems, fetch_fashion_mnist
 from aibnb.data.obtain import fetch
 from aibnb.data.paths import DatasetNotFoundError, data_root
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     sub.add_parser("list", parents=[common], help="list the dataset names")
-    names = list(datasets.available())
+    names = list(registry.available())
     fetch_cmd = sub.add_parser("fetch", parents=[common], help="obtain datasets")
     fetch_cmd.add_argument("names", nargs="+", choices=names, metavar="NAME", help=", ".join(names))
     fetch_cmd.add_argument(
@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the sub-command; return the exit status (1 when a dataset is missing)."""
     try:
         if args.data_command == "list":
-            width = max(map(len, datasets.available()))
-            for name, description in datasets.available().items():
+            width = max(map(len, registry.available()))
+            for name, description in registry.available().items():
                 print(f"{name:<{width}}  {description}")
         elif args.data_command == "fetch":
             if args.source is not None and args.names != ["fashion_mnist"]:
@@ -92,7 +92,7 @@ def _present(name: str, root) -> bool:
 
 
 def _info(name: str, root) -> None:
-    print(f"{name}: {datasets.available()[name]}")
+    print(f"{name}: {registry.available()[name]}")
     stats = {b: normalization(name, b) for b in BACKBONES}
     if stats["vgg"] == stats["wrn"]:
         print(f"  normalisation: mean {stats['vgg'][0]}, std {stats['vgg'][1]}")
@@ -112,11 +112,11 @@ def _info(name: str, root) -> None:
         print(f"  not present in {folder}; get it with `python -m aibnb data fetch {name}`")
         return
     if name == "cub200":
-        for split in datasets.splits_of(name):
-            records, classes = datasets.cub_records(split, root, False)
+        for split in registry.splits_of(name):
+            records, classes = cub.cub_records(split, root, False)
             print(f"  {split:<10} {len(records):>6} images, {len(classes)} classes")
         return
-    for split in datasets.splits_of(name):
+    for split in registry.splits_of(name):
         data = datasets.load_tensors(name, split, root)
         shape = tuple(data.images.shape[1:])
         print(f"  {split:<10} {len(data):>6} images of {shape}, {data.num_classes} classes")

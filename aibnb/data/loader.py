@@ -29,7 +29,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from aibnb.data.datasets import TensorData
+from aibnb.data.tensors import TensorData
 from aibnb.data.transforms import crop_flip_indices, gather_crop_flip, normalize_uint8
 
 

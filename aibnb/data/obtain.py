@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from aibnb.data import cluttered, datasets
+from aibnb.data import cluttered, datasets, registry
 from aibnb.data.fetching import LAYOUT, SENTINELS, Log, download, fetch_fashion_mnist
 from aibnb.data.paths import data_root
 
@@ -23,7 +23,7 @@ def fetch(name: str, root: str | os.PathLike[str] | None = None, *, log: Log = p
 
     Cluttered scenes: their source is fetched, then every split is generated and cached.
     """
-    datasets.splits_of(name)  # validates the name
+    registry.splits_of(name)  # validates the name
     base = data_root(root)
     if name == "fashion_mnist":
         return fetch_fashion_mnist(root, log=log)

@@ -3,8 +3,8 @@
 The data root is resolved once per call, in this order: the ``root=`` argument, the
 environment variable ``AIBNB_DATA``, then ``data/`` at the project root (the folder holding
 ``_toc.yml`` and ``book/``, found from the working directory upwards, so a notebook running in
-``book/`` finds what ``make data`` filled; outside a checkout, ``./data``). Every dataset keeps the directory layout of its
-official distribution (the same layout torchvision's downloaders produce), so a copy
+``book/`` finds what ``make data`` filled; outside a checkout, ``./data``). Every dataset keeps the
+directory layout of its official distribution (the same layout torchvision's downloaders produce), so a copy
 made by hand, by torchvision or by ``python -m aibnb data fetch`` is found alike.
 """
 

@@ -1,7 +1,7 @@
 """Normalisation statistics and the two implementations of the official augmentation.
 
-**Normalisation** (:func:`normalization`) follows the official code exactly (``VGG-backbone-32/cifar_va.py`` and
-``WRN-backbone-32/cifar_va.py`` of the authors' repository):
+**Normalisation** (:func:`normalization`) follows the official code exactly
+(``VGG-backbone-32/cifar_va.py`` and ``WRN-backbone-32/cifar_va.py`` of the authors' repository):
 
 ============================== ========================================== ==========================
 dataset                        VGG backbone                               WRN backbone

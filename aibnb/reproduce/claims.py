@@ -45,11 +45,14 @@ __all__ = [
     "consistency_excess",
     "consistency_per_image",
     "interval_text",
+    "named",
+    "pooled_sentence",
     "pooled_text",
     "posthoc_conditions",
     "robustness_text",
     "verdict_counts",
     "verdict_sentence",
+    "verdict_summary",
 ]
 
 TABLE1_CLAIMS: tuple[tuple[str, str, str], ...] = (
@@ -322,7 +325,7 @@ def claims_frame(
                 "pooled model": pooled_text(r),
                 "per image (description)": _images_text(r),
                 "regime": r.regime or "–",
-                "verdict": r.verdict if r.testable else f"{r.verdict}: {r.reason}",
+                "verdict": r.verdict if r.testable else f"{r.verdict}: {named(r.reason or '', names)}",
             }
         )
     return pd.DataFrame(rows).set_index("comparison")
@@ -338,7 +341,34 @@ def claim_key(prefix: str, a: str, b: str, field: str) -> str:
     return "_".join(slug(part) for part in (prefix, a, b, field))
 
 
-def claim_cells(r: ClaimResult) -> dict[str, str]:
+def named(text: str, names: dict[str, str] | None) -> str:
+    """``text`` with each model name of ``names`` (e.g. ``vgg_aib``) replaced by its display name."""
+    for key in sorted(names or {}, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", names[key], text)
+    return text
+
+
+def pooled_sentence(results: Sequence[ClaimResult], names: dict[str, str] | None = None) -> str:
+    """How the pooled model's verdicts compare with the paired ones, in one sentence."""
+    both = [r for r in results if r.testable and r.pooled is not None]
+    if not both:
+        return ""
+    names = names or {}
+    differ = [r for r in both if r.pooled.verdict != r.verdict]
+    head = (f"The pooled model (test error = model + seed, over every run of the table, "
+            f"{both[0].pooled.df} residual degrees of freedom) agrees with {len(both) - len(differ)} of the "
+            f"{len(both)} paired verdicts")
+    if not differ:
+        return head + "."
+    items = "; ".join(
+        f"{names.get(r.a, r.a)} below {names.get(r.b, r.b)}: {r.pooled.verdict} "
+        f"({pooled_text(r).split(':')[0]} points) where the pairs say {r.verdict}"
+        for r in differ
+    )
+    return f"{head}; it differs on {items}."
+
+
+def claim_cells(r: ClaimResult, names: dict[str, str] | None = None) -> dict[str, str]:
     """A decided claim as the plain-text cells of the front page's summary: the number of paired
     seeds, the mean advantage with the interval its verdict is read from and that interval's
     confidence, the verdict, and the regime it was measured in."""
@@ -347,13 +377,26 @@ def claim_cells(r: ClaimResult) -> dict[str, str]:
         "advantage": interval_text(r) if r.testable else "–",
         "confidence": confidence_text(r),
         "verdict": r.verdict,
-        "regime": (r.regime or "–") if r.testable else (r.reason or "–"),
+        "regime": (r.regime or "–") if r.testable else named(r.reason or "–", names),
     }
 
 
 def verdict_counts(results: Sequence[ClaimResult]) -> dict[str, int]:
     """How many claims got each verdict (every verdict present, zero included)."""
     return {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+
+
+def verdict_summary(results: Sequence[ClaimResult]) -> str:
+    """``"2 held, 1 reversed and 8 undecided"``: the verdicts of the testable claims, counted (only
+    the verdicts that occur), followed by the number not testable at this scale, if any."""
+    counts = verdict_counts(results)
+    parts = [f"{n} {v}" for v, n in counts.items() if n and v != VERDICTS[-1]]
+    if not parts:
+        text = "none decided"
+    else:
+        text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    untestable = counts[VERDICTS[-1]]
+    return text + (f" ({untestable} not testable at this scale)" if untestable else "")
 
 
 def verdict_sentence(
@@ -366,11 +409,17 @@ def verdict_sentence(
         chosen = [r for r in results if r.verdict == v]
         if not chosen:
             continue
-        items = ", ".join(
-            f"{names.get(r.a, r.a)} {relation} {names.get(r.b, r.b)} "
-            + (f"({interval_text(r)} points, {confidence_text(r)} interval)"
-               if r.testable else f"({r.reason})")
-            for r in chosen
-        )
+        if v == VERDICTS[-1]:  # one reason often covers several claims: say it once
+            reasons: dict[str, list[str]] = {}
+            for r in chosen:
+                label = f"{names.get(r.a, r.a)} {relation} {names.get(r.b, r.b)}"
+                reasons.setdefault(named(r.reason or "", names), []).append(label)
+            items = "; ".join(f"{', '.join(labels)} ({reason})" for reason, labels in reasons.items())
+        else:
+            items = ", ".join(
+                f"{names.get(r.a, r.a)} {relation} {names.get(r.b, r.b)} "
+                f"({interval_text(r)} points, {confidence_text(r)} interval)"
+                for r in chosen
+            )
         parts.append(f"**{v}**: {items}")
     return "; ".join(parts) + "." if parts else "No claim has runs of both of its models yet."

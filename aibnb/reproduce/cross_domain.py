@@ -42,7 +42,8 @@ CROSS_DOMAIN: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 def dataset_present(name: str) -> bool:
     """Whether ``name``'s test split is on this machine (nothing is downloaded)."""
-    from aibnb.data.datasets import cub_records, load_tensors
+    from aibnb.data.cub import cub_records
+    from aibnb.data.datasets import load_tensors
     from aibnb.data.paths import DatasetNotFoundError
 
     try:

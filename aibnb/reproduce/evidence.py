@@ -26,11 +26,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aibnb import runs
-from aibnb.models import spec
 from aibnb.reproduce import stats
 from aibnb.reproduce.claims import consistency_excess, consistency_per_image, posthoc_conditions
-from aibnb.reproduce.health import LEARNED_MARGIN, chance_error, learned, plateau, regime
+from aibnb.reproduce.health import learned, plateau, regime
+from aibnb.reproduce.pairing import (
+    Paired,
+    errors,
+    gpu_only,
+    not_learned,
+    outcomes,
+    run_setting,
+    setting_label,
+)
 from aibnb.reproduce.paper import table1_beta
+from aibnb.reproduce.pooled import decide_pooled, pooled_contrasts
 
 if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
     import pandas as pd
@@ -77,7 +86,7 @@ class Tier:
         for r in found:
             if default_k and r.config.get("num_anchors") is not None:
                 continue
-            if all(_setting(r, k) == v for k, v in settings.items()):
+            if all(run_setting(r, k) == v for k, v in settings.items()):
                 out[int(r.config["seed"])] = r
         return out
 
@@ -86,29 +95,6 @@ class Tier:
     ) -> dict[int, float]:
         """``{seed: final[key]}`` of the selected runs."""
         return {s: float(r.final[key]) for s, r in self.select(model, dataset, **settings).items()}
-
-    def errors_frame(self) -> pd.DataFrame:
-        """One row per stored run: model, dataset, seed, the swept settings, errors, best epoch."""
-        import pandas as pd
-
-        rows = []
-        for r in self.records:
-            cfg, final = r.config, r.final or {}
-            rows.append(
-                {
-                    "model": cfg["model"],
-                    "dataset": cfg["dataset"],
-                    "seed": cfg["seed"],
-                    "beta": cfg.get("beta"),
-                    "num_anchors": _setting(r, "num_anchors"),
-                    "epochs": cfg["epochs"],
-                    "test_error": final.get("test_error"),
-                    "best_epoch": final.get("best_epoch"),
-                    "plateau": plateau(r)[0],
-                    "run": r.name,
-                }
-            )
-        return pd.DataFrame(rows)
 
     def correct(self, record: runs.RunRecord) -> np.ndarray | None:
         """Per test image, whether the run's stored prediction is right (None if not stored)."""
@@ -162,8 +148,8 @@ class Tier:
         stats.decide(results)
         if pooled:
             pairs = [(r.a, r.b) for r in results if r.testable]
-            contrasts = stats.pooled_contrasts(pooled, pairs, lower_is_better=lower_is_better)
-            stats.decide_pooled(list(contrasts.values()), margin=margin)
+            contrasts = pooled_contrasts(pooled, pairs, lower_is_better=lower_is_better)
+            decide_pooled(list(contrasts.values()), margin=margin)
             for r in results:
                 r.pooled = contrasts.get((r.a, r.b)) if r.testable else None
         return results
@@ -172,13 +158,13 @@ class Tier:
         """The paired test errors of ``a`` and ``b`` with their per-image outcomes, gated on learning."""
         ra, rb = self.select(a, dataset, **settings), self.select(b, dataset, **settings)
         if not ra or not rb:
-            return GPU_ONLY if self.profile != "full" and _gpu_only(a, b) else None
+            return GPU_ONLY if self.profile != "full" and gpu_only(a, b) else None
         if not set(ra) & set(rb):
             return None
-        ea, eb = _errors(ra), _errors(rb)
+        ea, eb = errors(ra), errors(rb)
         return Paired(ea, eb, [*ra.values(), *rb.values()],
-                      {"correct_a": _outcomes(self, ra), "correct_b": _outcomes(self, rb)},
-                      _not_learned({a: (ea, ra), b: (eb, rb)}))
+                      {"correct_a": outcomes(self, ra), "correct_b": outcomes(self, rb)},
+                      not_learned({a: (ea, ra), b: (eb, rb)}))
 
     def claims(
         self,
@@ -196,13 +182,13 @@ class Tier:
         """
         items = [(t, a, b, self._errors_paired(a, b, dataset, **settings)) for t, a, b in claims]
         models = {m for _, a, b, got in items if isinstance(got, Paired) for m in (a, b)}
-        pooled = {m: _errors(self.select(m, dataset, **settings)) for m in sorted(models)}
+        pooled = {m: errors(self.select(m, dataset, **settings)) for m in sorted(models)}
         return self.decide(items, margin=margin, pooled=pooled)
 
     def ladder_sizes(self, model: str = "vgg") -> list[int]:
         """The training-set sizes of the training-set ladder that hold runs of ``model``."""
         sizes = {int(r.config["train_subset"]) for r in self.records
-                 if r.config["model"] == model and _setting(r, "train_eval")}
+                 if r.config["model"] == model and run_setting(r, "train_eval")}
         return sorted(sizes)
 
     def ladder_claims(
@@ -219,10 +205,13 @@ class Tier:
         for size in sizes if sizes is not None else self.ladder_sizes():
             named = [(f"{t} ({size:,} training images)", a, b) for t, a, b in claims]
             cell = {"train_subset": size, "train_eval": True}
-            out.append(self.claims(named, margin=margin, **cell))
+            results = self.claims(named, margin=margin, **cell)
+            for r in results:
+                r.context = {"train_subset": size}
+            out.append(results)
         family = [r for results in out for r in results]
         stats.decide(family)  # Holm over every size at once, for the paired claims and the pooled model
-        stats.decide_pooled([r.pooled for r in family if r.pooled is not None], margin=margin)
+        decide_pooled([r.pooled for r in family if r.pooled is not None], margin=margin)
         return family
 
     def ladder_frame(self, models: Sequence[str]) -> pd.DataFrame:
@@ -283,7 +272,7 @@ class Tier:
             images = {"correct_a": {s: np.asarray(o["correct"], dtype=bool) for s, o in oa.items()},
                       "correct_b": {s: np.asarray(o["correct"], dtype=bool) for s, o in ob.items()}}
             return Paired(ea, eb, [*ra.values(), *rb.values()], images,
-                          _not_learned(gate, where="on the shifted test set"))
+                          not_learned(gate, where="on the shifted test set"))
 
         return self.decide([(t, a, b, paired(a, b)) for t, a, b in claims], margin=margin)
 
@@ -420,7 +409,7 @@ class Tier:
             final = r.final or {}
             rows.append(
                 {
-                    setting: _setting(r, setting),
+                    setting: run_setting(r, setting),
                     "seed": int(r.config["seed"]),
                     "test_error": final.get("test_error"),
                     "kl_bits": final.get("test_info_bits"),
@@ -451,66 +440,10 @@ class Tier:
             other = self.select(model, dataset, **{setting: value})
             got = None
             if set(base) & set(other):
-                ea, eb = _errors(base), _errors(other)
-                a, b = _label(setting, official), _label(setting, value)
+                ea, eb = errors(base), errors(other)
+                a, b = setting_label(setting, official), setting_label(setting, value)
                 got = Paired(ea, eb, [*base.values(), *other.values()],
-                             {"correct_a": _outcomes(self, base), "correct_b": _outcomes(self, other)},
-                             _not_learned({a: (ea, base), b: (eb, other)}))
-            items.append((text, _label(setting, official), _label(setting, value), got))
+                             {"correct_a": outcomes(self, base), "correct_b": outcomes(self, other)},
+                             not_learned({a: (ea, base), b: (eb, other)}))
+            items.append((text, setting_label(setting, official), setting_label(setting, value), got))
         return self.decide(items)
-
-
-def _label(setting: str, value: Any) -> str:
-    return f"{'β' if setting == 'beta' else 'K'} = {value:g}"
-
-
-def _outcomes(tier: Tier, records: dict[int, runs.RunRecord]) -> dict[int, np.ndarray] | None:
-    out = {s: tier.correct(r) for s, r in records.items()}
-    return {s: c for s, c in out.items() if c is not None} or None
-
-
-def _setting(record: runs.RunRecord, key: str) -> Any:
-    if key == "num_anchors":
-        return (record.final or {}).get("num_anchors")
-    if key == "train_eval":  # runs stored before the field existed did not measure their gap
-        return bool(record.config.get(key, False))
-    return record.config.get(key)
-
-
-@dataclass
-class Paired:
-    """The paired values of one claim's two models (``{seed: value}``), the runs behind them (for
-    the regime), the per-image data for :func:`~aibnb.reproduce.stats.paired_claim` and, where the
-    claim is not testable at this scale, the reason."""
-
-    values_a: dict[int, float]
-    values_b: dict[int, float]
-    records: list[runs.RunRecord]
-    images: dict[str, Any] = field(default_factory=dict)
-    reason: str | None = None
-
-
-def _errors(records: dict[int, runs.RunRecord]) -> dict[int, float]:
-    return {s: float(r.final["test_error"]) for s, r in records.items()}
-
-
-def _gpu_only(*models: str) -> bool:
-    return any(spec(m).family == "wrn" for m in models if not m.startswith(("β", "K")))
-
-
-def _not_learned(
-    groups: dict[str, tuple[dict[int, float], dict[int, runs.RunRecord]]], *, where: str = ""
-) -> str | None:
-    """Why a comparison of errors is not testable: a model whose mean error over its paired runs is
-    within :data:`~aibnb.reproduce.health.LEARNED_MARGIN` points of chance did not learn the task."""
-    for name, (errors, records) in groups.items():
-        if not errors or not records:
-            continue
-        chance = chance_error(next(iter(records.values())))
-        mean = float(np.mean(list(errors.values())))
-        if mean > chance - LEARNED_MARGIN:
-            place = f"{where} " if where else ""
-            return (f"{name}'s error {place}is {mean:.1f} % against a chance error of {chance:.0f} %: "
-                    f"within {LEARNED_MARGIN:.0f} points of chance, it did not learn the task")
-    return None
-

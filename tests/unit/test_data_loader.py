@@ -48,7 +48,7 @@ def test_shapes_dtypes_length_and_normalisation():
 
 def test_matches_the_per_sample_pil_dataset_without_augmentation():
     tensors = make_data(20, channels=1)
-    reference = data.datasets.TensorImageDataset(tensors, augment=False)
+    reference = data.reference.TensorImageDataset(tensors, augment=False)
     x, y = next(iter(DeviceLoader(tensors, 20, train=False)))
     for i in range(20):
         xi, yi = reference[i]

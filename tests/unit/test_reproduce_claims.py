@@ -180,7 +180,7 @@ def test_localisation_claims_pair_maps_by_seed_and_scene(tmp_path):
 
 
 def test_a_run_learned_its_task_when_well_below_chance(tmp_path):
-    from aibnb.reproduce.evidence import LEARNED_MARGIN, chance_error, learned
+    from aibnb.reproduce.health import LEARNED_MARGIN, chance_error, learned
 
     def record(error: float, confusion: list[list[int]]) -> runs.RunRecord:
         return runs.RunRecord(path=tmp_path, config={}, final={"test_error": error, "confusion": confusion})
@@ -214,11 +214,13 @@ def test_every_claim_the_front_page_quotes_is_one_its_chapter_decides():
     import re
     from pathlib import Path
 
-    from aibnb.reproduce.plan import SWEEP_BETAS, SWEEP_KS
+    from aibnb.reproduce.plan import LADDER_SIZES, SWEEP_BETAS, SWEEP_KS
 
     lists = {
         ("04_training", "t1"): C.TABLE1_CLAIMS,
         ("04_training", "shift"): C.CROSS_DOMAIN_CLAIMS,
+        ("04_training", "scene"): C.CLUTTERED_CLAIMS,
+        **{("04_training", f"ladder{size}"): C.LADDER_CLAIMS for size in LADDER_SIZES},
         ("05_interpretability", "t2"): C.TABLE2_CLAIMS,
         ("05_interpretability", "loc_pointing"): C.LOCALISATION_CLAIMS,
         ("05_interpretability", "loc_mass"): C.LOCALISATION_CLAIMS,
@@ -227,7 +229,8 @@ def test_every_claim_the_front_page_quotes_is_one_its_chapter_decides():
     }
     glued = {(chapter, C.claim_key(prefix, a, b, field))
              for (chapter, prefix), claims in lists.items() for _, a, b in claims
-             for field in ("seeds", "advantage", "verdict")}
+             for field in ("seeds", "advantage", "confidence", "verdict", "regime")}
+    glued |= {("04_training", "front_t1"), ("04_training", "front_ladder")}  # the first screen's sentences
     intro = (Path(__file__).resolve().parents[2] / "book" / "intro.md").read_text()
     # MyST-NB needs the file name (``chapter.ipynb``) and a format spec (``:s``): without one it
     # splits ``doc::key`` at its last colon

@@ -1,6 +1,7 @@
 """The evidence queue: plans, a lock per run, tier identity, atomic export, packing, a dry run."""
 
 import json
+import math
 import subprocess
 import sys
 import tarfile
@@ -92,7 +93,11 @@ def test_a_run_lock_is_exclusive_and_released(tmp_path):
     with queue.run_lock("r1", tmp_path) as first:
         assert first
         with queue.run_lock("r1", tmp_path) as second:
-            assert not second  # another holder (another open file): refused
+            assert second  # the same thread again (the queue calling fit): re-entrant
+        code = f"from aibnb.reproduce import queue as q\nwith q.run_lock('r1', {str(tmp_path)!r}) as m:"
+        code += "\n    print(m)"
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert other.stdout.strip() == "False"  # another process: refused
         assert queue.is_locked("r1", tmp_path)
         with queue.run_lock("r2", tmp_path) as other:
             assert other
@@ -217,6 +222,26 @@ def test_tier_decides_the_cross_domain_claim_from_stored_shifted_outcomes(tmp_pa
     assert result.verdict == "held" and result.n == 4 and result.only_b_right == 0
 
 
+def test_a_comparison_near_chance_is_not_testable_and_wrn_claims_are_for_the_gpu_tier(tmp_path):
+    store = tmp_path / "lab"
+    rng = np.random.default_rng(2)
+    for seed in range(3):
+        for model in ("vgg", "vgg_aib"):
+            folder = _fake_run(store / "runs" / f"{model}-{seed}", model=model, seed=seed,
+                               beta=0.01 if model == "vgg_aib" else 0.0)
+            correct = rng.random(1000) < (0.14 if model == "vgg" else 0.12)  # errors of 86-88 %: chance 90
+            shifted = {"dataset": "cluttered_fashion", "num_images": 1000,
+                       "correct": correct.astype(int).tolist(), "error": 100 * (1 - correct.mean())}
+            runs.write_json(folder / "scores.json", {"cross_domain": shifted})
+    tier = Tier.load("lab", store)
+    (near,) = tier.cross_domain_claims([("AIB transfers better", "vgg_aib", "vgg")])
+    assert near.verdict == "not testable at this scale" and "within 10 points of chance" in near.reason
+    assert near.n == 3 and math.isnan(near.ci_low)
+    results = tier.claims([("AIB lowers the error", "vgg_aib", "vgg"), ("AIB on WRN", "wrn_aib", "wrn")])
+    assert results[0].testable and results[1].reason.startswith("GPU tier only")
+    assert results[0].level == pytest.approx(0.05)  # the untestable claim is not in Holm's family
+
+
 def test_run_queue_cli_rejects_bad_jobs():
     done = subprocess.run(
         [*TOOL, "run", "--time-limit", "1", "--jobs", "0"],
@@ -293,3 +318,106 @@ def test_stored_lab_runs_keep_their_identity():
         assert name in planned, f"{name} is no longer in the lab plan"
         assert TrainConfig.from_dict(record.config).hash() == runs.read_json(folder / "config.json")["hash"]
         assert record.provenance["training_code"] == TRAINING_CODE_VERSION, name
+
+
+# the book's extras, "not installed": None in sys.modules makes `import pandas` an ImportError, while
+# importlib.util.find_spec (which torch uses to probe for pandas) still answers
+WITHOUT_BOOK_EXTRAS = (
+    "import runpy, sys\n"
+    "for name in ('pandas', 'matplotlib', 'ipywidgets'):\n"
+    "    sys.modules[name] = None\n"
+    "sys.argv = sys.argv[1:]\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
+def _queue_without_book_extras(args, env=None, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_BOOK_EXTRAS, str(TOOL[1]), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env,
+    )
+
+
+def test_the_queue_plans_without_the_book_s_extras(tmp_path):
+    """A lent GPU machine has the library's dependencies only: planning must not need the book's."""
+    done = _queue_without_book_extras(["plan", "--profile", "full", "--store", str(tmp_path / "full")])
+    assert done.returncode == 0, done.stderr
+    assert "h of one worker left" in done.stdout
+    status = _queue_without_book_extras(["status", "--profile", "ci", "--store", str(tmp_path / "c"), *SMALL])
+    assert status.returncode == 0, status.stderr
+    assert "pending" in status.stdout
+
+
+@pytest.mark.slow
+def test_the_queue_trains_scores_stores_and_packs_without_the_book_s_extras(tmp_path):
+    if not (REPO / "data" / "FashionMNIST" / "raw").exists():
+        pytest.skip("Fashion-MNIST is not in ./data (run `make data`)")
+    env = {"AIBNB_RUNS": str(tmp_path / "runs"), "AIBNB_DATA": str(REPO / "data"), "PATH": "/usr/bin:/bin",
+           "OMP_NUM_THREADS": "1"}
+    store = tmp_path / "store"
+    args = ["run", "--profile", "ci", "--group", "k", "--time-limit", "600", "--store", str(store),
+            "--out", str(tmp_path / "out"), *SMALL]  # fmt: skip
+    done = _queue_without_book_extras(args, env=env, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 runs stored by this worker" in done.stdout
+    index = json.loads((store / "index.json").read_text())
+    assert len(index["runs"]) == 4 and all(r["has_scores"] for r in index["runs"])
+    assert (store / "claims_table1.json").exists() and (tmp_path / "out" / "results.tar.gz").exists()
+
+
+def _archive_of(tmp_path, name="a", **fake):
+    store = tmp_path / f"src-{name}"
+    queue.export_run(_fake_run(tmp_path / "c" / name, **fake), store)
+    archive = tmp_path / f"{name}.tar.gz"
+    queue.pack(store, archive)
+    return archive
+
+
+@pytest.mark.parametrize(
+    "fake,match",
+    [
+        ({"code": 2}, r"run a has training code version 2 with 1 CPU thread\(s\), but the lab tier holds "
+                      r"version 1 with 1"),
+        ({"threads": 4}, r"run a has training code version 1 with 4 CPU thread\(s\)"),
+    ],
+)
+def test_export_refuses_runs_of_another_tier_identity_and_stores_nothing(tmp_path, fake, match):
+    home = tmp_path / "home"
+    queue.export_run(_fake_run(tmp_path / "c" / "kept"), home)
+    archive = _archive_of(tmp_path, **fake)
+    with pytest.raises(queue.TierMismatchError, match=match + ".*nothing was stored"):
+        queue.unpack(archive, home, "lab")
+    assert [p.name for p in (home / "runs").iterdir()] == ["kept"]
+    with pytest.raises(queue.TierMismatchError, match="is of profile 'lab', not 'full'"):
+        queue.unpack(_archive_of(tmp_path, name="b"), home, "full")
+    done = subprocess.run([*TOOL, "export", "--profile", "lab", "--store", str(home), str(archive)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 2 and "run a has training code version" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert [p.name for p in (home / "runs").iterdir()] == ["kept"]
+
+
+def test_export_names_a_damaged_file_of_the_archive_without_a_traceback(tmp_path):
+    src = _fake_run(tmp_path / "c" / "a", correct=np.ones(5000, bool))
+    data = (src / "predictions.npz").read_bytes()
+    (src / "predictions.npz").write_bytes(data[: len(data) // 2])
+    store = tmp_path / "src"
+    queue.export_run(src, store)
+    archive = tmp_path / "a.tar.gz"
+    queue.pack(store, archive)
+    home = tmp_path / "home"
+    done = subprocess.run([*TOOL, "export", "--profile", "lab", "--store", str(home), str(archive)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 2 and "predictions.npz is damaged" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (home / "runs").exists()
+    (tmp_path / "c" / "b").mkdir(parents=True)
+    runs.write_json(tmp_path / "c" / "b" / "config.json", {"config": {}})
+    with pytest.raises(runs.DamagedFileError, match=r"config\.json is damaged"):
+        queue.check_archive([tmp_path / "c" / "b"], home, "lab", "archive")
+
+
+def test_run_queue_cli_rejects_a_time_limit_that_is_not_a_finite_positive_number():
+    for limit in ("nan", "inf", "0"):
+        done = subprocess.run([*TOOL, "run", "--time-limit", limit], capture_output=True, text=True,
+                              timeout=120, cwd=REPO)
+        assert done.returncode == 2 and "--time-limit must be a finite number of seconds > 0" in done.stderr

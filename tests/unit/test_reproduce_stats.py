@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from aibnb.reproduce import stats
+from aibnb.reproduce import pooled, stats
 
 
 def test_paired_interval_is_the_t_interval_of_the_differences():
@@ -134,15 +134,15 @@ def test_the_pooled_model_is_ordinary_least_squares_with_model_and_seed_effects(
         m: {s: 10 + shift + seed_effect[s] + rng.normal(0, 0.3) for s in range(n)}
         for m, shift, n in (("a", 0.0, 5), ("b", 1.0, 5), ("c", 0.5, 3))
     }
-    pooled = stats.pooled_contrasts(values, [("a", "b"), ("a", "c")])
+    contrasts = pooled.pooled_contrasts(values, [("a", "b"), ("a", "c")])
     frame = pd.DataFrame([{"m": m, "s": s, "y": v} for m, vs in values.items() for s, v in vs.items()])
     fit = smf.ols("y ~ C(m) + C(s)", frame).fit()
-    assert pooled["a", "b"].advantage == pytest.approx(fit.params["C(m)[T.b]"])
-    assert pooled["a", "b"].se == pytest.approx(fit.bse["C(m)[T.b]"])
-    assert pooled["a", "c"].p == pytest.approx(fit.pvalues["C(m)[T.c]"])
-    assert pooled["a", "b"].df == int(fit.df_resid)
-    stats.decide_pooled(list(pooled.values()))
-    assert pooled["a", "b"].verdict == "held" and pooled["a", "b"].ci_low > 0
+    assert contrasts["a", "b"].advantage == pytest.approx(fit.params["C(m)[T.b]"])
+    assert contrasts["a", "b"].se == pytest.approx(fit.bse["C(m)[T.b]"])
+    assert contrasts["a", "c"].p == pytest.approx(fit.pvalues["C(m)[T.c]"])
+    assert contrasts["a", "b"].df == int(fit.df_resid)
+    pooled.decide_pooled(list(contrasts.values()))
+    assert contrasts["a", "b"].verdict == "held" and contrasts["a", "b"].ci_low > 0
 
 
 def test_the_short_implementations_agree_with_statsmodels():
