@@ -15,6 +15,7 @@ interpret  image modifications, consistency score, localisation metrics
 viz        figures and widgets with fixed colour scales
 runs       run records and stored results
 storage    atomic writes, files read with clear errors
+locks      one OS lock per run, shared by the training engine and the evidence queue
 provenance commit, device, versions of a stored result
 reproduce  the paper's tables as data; the stored evidence tiers: plans, queue, statistics, claims
 chapter    what every chapter needs besides its science (glue, parameters, captions)
@@ -37,6 +38,7 @@ _SUBMODULES = (
     "chapter",
     "data",
     "interpret",
+    "locks",
     "models",
     "provenance",
     "quantize",

@@ -38,6 +38,7 @@ from aibnb.storage import (
     arrays_digest,
     json_safe,
     read_json,
+    read_json_object,
     read_jsonl,
     read_npz,
     write_atomic,
@@ -47,6 +48,8 @@ from aibnb.storage import (
 )
 
 __all__ = [
+    "RUN_CONFIG_KEYS",
+    "RUN_FILE_KEYS",
     "DamagedFileError",
     "RunRecord",
     "config_hash",
@@ -57,7 +60,9 @@ __all__ = [
     "load_result_with_arrays",
     "provenance",
     "read_json",
+    "read_json_object",
     "read_jsonl",
+    "read_npz",
     "results_dir",
     "runs_root",
     "save_result",
@@ -103,6 +108,11 @@ def config_hash(config: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 # Run records
 
+#: The keys each JSON file of a run folder must hold to count as one (checked when it is read)
+RUN_FILE_KEYS: dict[str, tuple[str, ...]] = {"config.json": ("hash", "config"), "final.json": ("test_error",)}
+#: The fields every stored configuration has (what the readers of a run record index by)
+RUN_CONFIG_KEYS = ("model", "dataset", "seed")
+
 
 @dataclass
 class RunRecord:
@@ -124,7 +134,11 @@ class RunRecord:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RunRecord:
-        """Read the run folder ``path``; a clear error if it is not one."""
+        """Read the run folder ``path``; a clear error if it is not one.
+
+        Each file is checked for its content, not only its syntax (:data:`RUN_FILE_KEYS`): a
+        ``final.json`` that is ``{}`` or a list is a :class:`~aibnb.storage.DamagedFileError`
+        naming it, never a finished run."""
         path = Path(path)
         cfg = path / "config.json"
         if not cfg.exists():
@@ -132,14 +146,20 @@ class RunRecord:
                 f"{path} is not a run folder (no config.json); runs live under {runs_root()} "
                 "(set AIBNB_RUNS to change it)"
             )
+        config = read_json_object(cfg, RUN_FILE_KEYS["config.json"])["config"]
+        if not isinstance(config, dict) or not all(k in config for k in RUN_CONFIG_KEYS):
+            raise DamagedFileError(
+                f"{cfg} is damaged (its \"config\" is not a configuration with "
+                f"{', '.join(RUN_CONFIG_KEYS)}); it is left in place: move it away to recompute it"
+            )
         final = path / "final.json"
         prov = path / "provenance.json"
         return cls(
             path=path,
-            config=read_json(cfg)["config"],
+            config=config,
             metrics=read_jsonl(path / "metrics.jsonl"),
-            final=read_json(final) if final.exists() else None,
-            provenance=read_json(prov) if prov.exists() else None,
+            final=read_json_object(final, RUN_FILE_KEYS["final.json"]) if final.exists() else None,
+            provenance=read_json_object(prov) if prov.exists() else None,
         )
 
     def series(self, key: str) -> list[float | None]:
@@ -148,13 +168,10 @@ class RunRecord:
 
     def attention_samples(self) -> dict[str, Any]:
         """The stored test images and attention maps (numpy arrays), if the run saved any."""
-        import numpy as np
-
         f = self.path / "attention.npz"
         if not f.exists():
             return {}
-        with np.load(f) as z:
-            return {k: z[k] for k in z.files}
+        return read_npz(f, required=("images", "labels"))
 
 
 def find_runs(root: str | os.PathLike[str] | None = None, **match: Any) -> list[RunRecord]:

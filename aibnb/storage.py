@@ -3,7 +3,8 @@
 Every result of this book (run records, stored tiers, sweeps, checkpoints, cached data) is written
 through :func:`write_atomic`: into a temporary file beside the target, then renamed over it, so a
 reader never sees half a file and a crash leaves the old file or the new one. :func:`read_json`
-and :func:`read_jsonl` name the file when it is damaged (:class:`DamagedFileError`).
+and :func:`read_jsonl` name the file when it is damaged (:class:`DamagedFileError`), and so do
+:func:`read_json_object` (valid JSON of the wrong shape) and :func:`read_npz`.
 
 Arrays (attention maps, images, predictions) are stored as compressed ``.npz`` files
 (:func:`write_npz`, :func:`read_npz`); :func:`arrays_digest` is a hash of their content (names,
@@ -17,18 +18,22 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "TEMP_PATTERN",
     "DamagedFileError",
     "arrays_digest",
     "json_safe",
     "read_json",
+    "read_json_object",
     "read_jsonl",
     "read_npz",
+    "remove_stale_temps",
     "write_atomic",
     "write_json",
     "write_jsonl",
@@ -36,10 +41,16 @@ __all__ = [
 ]
 
 
+# the temporary files of write_atomic: ``.<target name>.<8 random characters of mkstemp>.tmp``
+TEMP_PATTERN = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")
+
+
 def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
 
-    A crash leaves either the old file or the new one, never a half-written file.
+    A crash leaves either the old file or the new one, never a half-written file (a process
+    killed with ``SIGKILL`` may leave the temporary file, named as :data:`TEMP_PATTERN` says:
+    :func:`remove_stale_temps` removes those).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +63,21 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files :func:`write_atomic` left in ``folder`` when its process was
+    killed (only files named as :data:`TEMP_PATTERN` says, never a subfolder); returns them.
+
+    Call it only while no other process writes into ``folder`` (a run's folder, under its lock).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.iterdir() if TEMP_PATTERN.match(p.name) and p.is_file() and not p.is_symlink()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return sorted(stale)
 
 
 def _umask() -> int:
@@ -87,17 +113,44 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         ) from err
 
 
+def read_json_object(path: str | os.PathLike[str], required: Sequence[str] = ()) -> dict[str, Any]:
+    """Parse the JSON file ``path``, which must hold an object with every key of ``required``;
+    anything else (``[1, 2]``, ``{}`` where keys are required) is a :class:`DamagedFileError`
+    naming the file: valid JSON of the wrong shape is as damaged as a truncated file."""
+    path = Path(path)
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise DamagedFileError(
+            f"{path} is damaged (a JSON object was expected, it holds a {type(data).__name__}); it is "
+            "left in place: move it away to recompute it"
+        )
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise DamagedFileError(
+            f"{path} is damaged (it lacks {', '.join(repr(k) for k in missing)}); it is left in place: "
+            "move it away to recompute it"
+        )
+    return data
+
+
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict]:
-    """One dict per line of ``path`` (``[]`` when it does not exist); a damaged line names the file."""
+    """One dict per line of ``path`` (``[]`` when it does not exist); a damaged line, or a line
+    that is not a JSON object, names the file."""
     path = Path(path)
     if not path.exists():
         return []
     try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DamagedFileError(
             f"{path} is damaged ({err}); it is left in place: move it away to recompute it"
         ) from err
+    if not all(isinstance(row, dict) for row in rows):
+        raise DamagedFileError(
+            f"{path} is damaged (a line is not a JSON object); it is left in place: move it away to "
+            "recompute it"
+        )
+    return rows
 
 
 def json_safe(obj: Any) -> Any:
@@ -123,12 +176,36 @@ def write_npz(path: str | os.PathLike[str], arrays: dict[str, Any]) -> None:
     write_atomic(path, write)
 
 
-def read_npz(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Every array of the ``.npz`` file ``path``, loaded into memory (numpy arrays by name)."""
+def read_npz(path: str | os.PathLike[str], required: Sequence[str] = ()) -> dict[str, Any]:
+    """Every array of the ``.npz`` file ``path``, loaded into memory (numpy arrays by name).
+
+    ``required``: arrays that must be there, one entry per row of the same table (the same
+    length along their first axis), e.g. ``("predictions", "targets")``. A file that cannot be
+    read (truncated, not a zip, a damaged member) or that lacks them is a
+    :class:`DamagedFileError` naming it; a missing file is a ``FileNotFoundError``.
+    """
     import numpy as np
 
-    with np.load(Path(path)) as z:
-        return {k: z[k] for k in z.files}
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (FileNotFoundError, IsADirectoryError):
+        raise
+    except Exception as err:  # BadZipFile, zlib.error, EOFError, ValueError (shape, pickled data) ...
+        reason = (str(err).strip().splitlines() or [""])[0][:160]
+        raise DamagedFileError(
+            f"{path} is damaged ({type(err).__name__}: {reason}); it is left in place: move it away "
+            "to recompute it"
+        ) from err
+    missing = [key for key in required if key not in arrays]
+    lengths = {len(arrays[key]) if arrays[key].ndim else None for key in required if key in arrays}
+    if missing or len(lengths) > 1 or None in lengths:
+        what = f"it lacks {', '.join(missing)}" if missing else f"{', '.join(required)} differ in length"
+        raise DamagedFileError(
+            f"{path} is damaged ({what}); it is left in place: move it away to recompute it"
+        )
+    return arrays
 
 
 def arrays_digest(arrays: dict[str, Any]) -> str:

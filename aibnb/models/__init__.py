@@ -83,6 +83,22 @@ class ModelSpec:
         params = inspect.signature(target).parameters
         return tuple(p for p in params if p not in common | fixed | set(self.hidden))
 
+    @property
+    def option_defaults(self) -> dict[str, tuple[str, Any]]:
+        """``{option: (declared type, default)}`` of :attr:`options`, read from the builder's
+        signature (the type as written there: ``"bool"``, ``"float"``, ``"str | None"`` ...), so
+        that a configuration can check an option's value before any model is built."""
+        target = self.builder.func if isinstance(self.builder, partial) else self.builder
+        if inspect.isclass(target):
+            target = target.__init__
+        params = inspect.signature(target).parameters
+        out = {}
+        for name in self.options:
+            p = params[name]
+            kind = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+            out[name] = (kind, None if p.default is inspect.Parameter.empty else p.default)
+        return out
+
 
 def _recipe(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**base, **changes}

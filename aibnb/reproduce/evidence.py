@@ -40,6 +40,7 @@ from aibnb.reproduce.pairing import (
 )
 from aibnb.reproduce.paper import table1_beta
 from aibnb.reproduce.pooled import decide_pooled, pooled_contrasts
+from aibnb.storage import read_npz
 
 if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
     import pandas as pd
@@ -101,8 +102,8 @@ class Tier:
         f = record.path / "predictions.npz"
         if not f.exists():
             return None
-        with np.load(f) as z:
-            return z["predictions"] == z["targets"]
+        z = read_npz(f, required=("predictions", "targets"))
+        return z["predictions"] == z["targets"]
 
     def scores(self, model: str, dataset: str, **settings: Any) -> dict[int, dict[str, Any]]:
         """``{seed: scores.json}`` of the selected runs that have chapter 5's scores."""

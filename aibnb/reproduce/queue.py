@@ -11,8 +11,10 @@ The queue is meant to advance in the background over several working sessions:
 * **workers** walk the plan in priority order and train the first run that is neither stored nor
   taken; ``--jobs N`` starts N single-thread worker processes (two single-thread processes deliver
   about 1.3 times one two-thread process on two cores);
-* **a lock per run** (an OS file lock in the run cache, released when its process dies) makes sure
-  that two workers, or two invocations of the queue, never train the same run;
+* **a lock per run** (an OS file lock in the run cache, released when its process dies:
+  :mod:`aibnb.locks`, the lock ``fit`` itself holds while it trains) makes sure that two workers,
+  two invocations of the queue, or a chapter beside them, never train the same run; ``status``
+  and ``plan`` look at the locks without taking them;
 * **a time limit** stops each worker cleanly between epochs; the run resumes bit-identically from
   its last checkpoint the next time;
 * **one tier, one training code**: a stored tier holds runs of one
@@ -23,13 +25,13 @@ The queue is meant to advance in the background over several working sessions:
 
 On a GPU machine, ``--out DIR`` also packs every stored run of the tier into ``DIR/results.tar.gz``
 after each run (what comes back from a lent machine), and :func:`unpack` brings such an archive
-home. ``tools/experiments/run_queue.py`` is the command line.
+home, after checking that every run in it reads cleanly and has the tier's identity.
+``tools/experiments/run_queue.py`` is the command line.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from aibnb import runs
+from aibnb.locks import file_lock, is_locked, run_lock
 from aibnb.reproduce.plan import PlannedRun, plan
 from aibnb.reproduce.scores import rescore_run, score_run
 from aibnb.reproduce.stored import run_row
@@ -51,7 +54,10 @@ __all__ = [
     "KEEP",
     "TierMismatchError",
     "build_index",
+    "check_archive",
+    "expected_identity",
     "export_run",
+    "is_locked",
     "pack",
     "planned_status",
     "run_lock",
@@ -89,47 +95,9 @@ def stored_runs(store: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Locks
-
-
-@contextlib.contextmanager
-def _flock(path: Path, *, wait: bool) -> Iterator[int | None]:
-    """An OS file lock (``flock``) on ``path``: yields its descriptor, or ``None`` when another
-    process holds it and ``wait`` is false. Released when the holder exits or is killed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield None
-            return
-        try:
-            yield fd
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def run_lock(name: str, root: Path | None = None) -> Iterator[bool]:
-    """Try to take the lock of run ``name``; yields whether this process holds it.
-
-    A file lock on ``<runs root>/.locks/<name>.lock`` (holding the holder's pid): it is released
-    when the holder exits or is killed, so a dead worker never leaves a run blocked.
-    """
-    with _flock((root or runs.runs_root()) / ".locks" / f"{name}.lock", wait=False) as fd:
-        if fd is not None:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-        yield fd is not None
-
-
-def is_locked(name: str, root: Path | None = None) -> bool:
-    """Whether some process holds the lock of run ``name`` now."""
-    with run_lock(name, root) as mine:
-        return not mine
+# Locks: the run lock lives in :mod:`aibnb.locks`, shared with the training engine (``fit`` takes
+# the same lock again, re-entrantly, when the queue calls it); ``run_lock`` and ``is_locked`` are
+# still importable from here.
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,6 +120,16 @@ def check_tier(store: Path, identity: tuple[Any, Any], what: str) -> None:
                 f"{identity[1]} thread(s). One tier holds one version and one thread count: re-run "
                 "the tier, or restore the training code it was made with."
             )
+
+
+def expected_identity(profile: str) -> tuple[Any, Any]:
+    """The identity every run of a ``profile`` tier made by this code has, wherever it was made:
+    this code's version and the profile's fixed thread count (``None`` for the GPU tier, whose
+    runs record no CPU thread count)."""
+    from aibnb.train.engine import TRAINING_CODE_VERSION
+    from aibnb.train.profiles import profile as get_profile
+
+    return TRAINING_CODE_VERSION, get_profile(profile).num_threads
 
 
 def current_identity(profile: str, extra: dict[str, Any] | None = None) -> tuple[Any, Any]:
@@ -234,7 +212,7 @@ def write_claims(store: Path, profile: str) -> Path:
 
 @contextlib.contextmanager
 def _store_lock(store: Path) -> Iterator[None]:
-    with _flock(store / ".index.lock", wait=True):
+    with file_lock(store / ".index.lock", wait=True):
         yield
 
 
@@ -254,8 +232,15 @@ def pack(store: Path, archive: Path) -> int:
     return len(dirs)
 
 
-def unpack(archive: Path, store: Path) -> list[str]:
-    """Store the run records of an archive made by :func:`pack` (e.g. on a GPU machine)."""
+def unpack(archive: Path, store: Path, profile: str | None = None) -> list[str]:
+    """Store the run records of an archive made by :func:`pack` (e.g. on a GPU machine).
+
+    Every run of the archive is checked before anything is stored: its files are read as a run
+    record is (a damaged one is a :class:`~aibnb.storage.DamagedFileError` naming it), it must be
+    of the tier's ``profile`` (default: the one profile of the archive's runs) and have the
+    tier's identity (:func:`expected_identity`, and the stored runs' own: :func:`check_tier`);
+    else :class:`TierMismatchError` names the run and nothing is stored.
+    """
     with tarfile.open(archive, "r:gz") as tar:
         members = tar.getmembers()
         for member in members:
@@ -268,9 +253,41 @@ def unpack(archive: Path, store: Path) -> list[str]:
                 (Path(tmp) / parts[0]).mkdir(exist_ok=True)
                 (Path(tmp) / parts[0] / parts[1]).write_bytes(tar.extractfile(member).read())
             names = sorted(d.name for d in Path(tmp).iterdir() if (d / "final.json").exists())
+            check_archive([Path(tmp) / name for name in names], store, profile, str(archive))
             for name in names:
                 export_run(Path(tmp) / name, store)
     return names
+
+
+def check_archive(run_dirs: Sequence[Path], store: Path, profile: str | None, what: str) -> None:
+    """Refuse runs that would not belong to the tier in ``store`` (see :func:`unpack`)."""
+    records = [runs.RunRecord.load(d) for d in run_dirs]  # content checked: a damaged file is named
+    for d in run_dirs:
+        for name in ("attention.npz", "predictions.npz"):
+            if (d / name).exists():
+                runs.read_npz(d / name)
+    found = {r.config.get("profile") for r in records}
+    if profile is None and len(found) > 1:
+        raise TierMismatchError(f"{what} holds runs of several profiles ({sorted(map(str, found))})")
+    profile = profile if profile is not None else (found.pop() if found else None)
+    if profile is None:
+        return
+    identity = expected_identity(profile)
+    for r in records:
+        if r.config.get("profile") != profile:
+            raise TierMismatchError(
+                f"{what}: run {r.name} is of profile {r.config.get('profile')!r}, not {profile!r}; "
+                "nothing was stored"
+            )
+        if tier_identity(r) != identity:
+            version, threads = tier_identity(r)
+            raise TierMismatchError(
+                f"{what}: run {r.name} has training code version {version} with {threads} CPU "
+                f"thread(s), but the {profile} tier holds version {identity[0]} with {identity[1]} "
+                "thread(s) (this code's); nothing was stored. Re-train that run with this code, or "
+                "store the archive with the code it was made with."
+            )
+    check_tier(store, identity, f"{what} (nothing was stored)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from aibnb.models import build_model, count_parameters, spec
 from aibnb.quantize import param_groups
 from aibnb.train.config import TrainConfig, model_kwargs
 from aibnb.train.machine import Distributed
+from aibnb.train.profiles import profile
 
 SUBSET_SEED = 0  # every run of a profile sees the same stratified subsets, whatever its seed
 
@@ -34,6 +35,13 @@ def split_tensors(cfg: TrainConfig, split: str) -> Any:
     backbone = "wrn" if spec(cfg.model).family == "wrn" else "vgg"
     tensors = data.load_tensors(cfg.dataset, split, backbone=backbone)
     n = sizes[split]
+    if n is not None and n > len(tensors) and n != getattr(profile(cfg.profile), f"{split}_subset"):
+        # a profile's subset is a cap (the ci profile's 6,000 images of a smaller dataset: all of
+        # them); a subset asked for that the split cannot give is an error, never silently less
+        raise ValueError(
+            f"TrainConfig.{split}_subset: {n} images asked for, but the {split} split of {cfg.dataset} "
+            f"has {len(tensors)}; use at most {len(tensors)} (or None for all of them)"
+        )
     if n is not None and n < len(tensors):
         tensors = tensors.subset(n, seed=SUBSET_SEED)
     return tensors

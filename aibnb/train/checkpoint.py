@@ -126,7 +126,7 @@ def load_model(
         raise ValueError(f"load_model: which must be 'best' or 'last', got {which!r}")
     device = select_device(device) if isinstance(device, str) else torch.device(device)
     run_dir = Path(run.path if isinstance(run, runs.RunRecord) else run)
-    stored = runs.read_json(run_dir / "config.json")
+    stored = runs.read_json_object(run_dir / "config.json", required=("config", "model"))
     cfg, info = TrainConfig.from_dict(stored["config"]), stored["model"]
     model = build_model(
         cfg.model,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -15,19 +16,21 @@ from aibnb.train.config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 HELP = {
     "model": "model name (see `python -m aibnb train --list-models`)",
     "dataset": "dataset name (see `python -m aibnb data info`)",
-    "profile": "ci (2 CPU cores, minutes) or full (the paper's settings, a GPU)",
+    "profile": "ci (2 CPU cores, minutes), lab (the stored CPU tier) or full (the paper's settings: "
+    "a GPU; refused on a CPU without --allow-cpu-full)",
     "beta": "the information trade-off beta (default: the official 1e-2 for VIB models)",
     "num_anchors": "K, the number of anchors of a quantised model (default: 20 for 10 classes, 50 for 100)",
     "latent_dim": "dimension of the latent z (default: 256 for VGG, 512 for WRN)",
     "width": "multiplies every channel count (1 = the paper; default from the profile)",
-    "train_subset": "number of training images (stratified subset; default from the profile)",
+    "train_subset": "number of training images (stratified subset, at least one batch and at most the "
+    "split; default from the profile)",
     "val_subset": "number of validation images (default from the profile)",
     "test_subset": "number of test images (default from the profile)",
     "epochs": "number of epochs (default from the profile / the official 200)",
     "batch_size": "batch size (default 128)",
     "optimizer": f"one of {', '.join(OPTIMIZERS)} (default: the model's recipe)",
     "lr": "peak learning rate (default: the model's recipe, 0.1 for VGG/WRN)",
-    "momentum": "SGD momentum (default 0.9)",
+    "momentum": "SGD momentum in [0, 1) (default 0.9)",
     "weight_decay": "weight decay (default 5e-4)",
     "schedule": f"one of {', '.join(SCHEDULES)} (default: the model's official schedule)",
     "warmup_epochs": "warm-up epochs of the schedule (official: 1 for VGG-aib, 2 for VGG-aib-qt)",
@@ -85,6 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop cleanly (checkpoint written) after the last epoch that ends within SECONDS; "
         "run the same command again to resume",
     )
+    parser.add_argument(
+        "--allow-cpu-full",
+        action="store_true",
+        help="train the full profile (the paper's settings: weeks on a CPU) on a machine without a GPU "
+        "all the same (also: AIBNB_ALLOW_CPU_FULL=1)",
+    )
     hints = typing.get_type_hints(TrainConfig)
     defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
@@ -120,19 +129,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from aibnb import models
-    from aibnb.train.engine import fit, summarize
+    from aibnb.train.engine import TrainingDivergedError, fit, summarize
 
     if args.list_models:
         print(models.describe())
         return 0
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     values["model_options"] = dict(args.model_options)
+    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        print(f"error: --time-limit must be a finite number of seconds > 0, got {args.time_limit}",
+              file=sys.stderr)
+        return 2
     try:
         deadline = None if args.time_limit is None else time.time() + args.time_limit
-        record = fit(TrainConfig(**values), deadline=deadline)
+        record = fit(TrainConfig(**values), deadline=deadline, allow_cpu_full=args.allow_cpu_full)
     except (ValueError, FileExistsError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except TrainingDivergedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     if os.environ.get("RANK", "0") == "0":  # one summary under torchrun
         if record.finished:
             print(summarize(record))

@@ -1,10 +1,18 @@
-"""``python -m aibnb eval RUN_DIR``: re-evaluate a run's best (or last) weights on its test split."""
+"""``python -m aibnb eval RUN_DIR``: re-evaluate a run's best (or last) weights on its test split.
+
+The evaluation's samples are drawn from a generator seeded by the run's seed, so evaluating a run
+twice gives the same numbers (on the same machine and thread count).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from dataclasses import replace
+
+#: the "epoch" of :func:`aibnb.train.machine.epoch_seed` that seeds ``eval`` (the attention maps
+#: of a finished run use 10,000)
+EVAL_SEED_EPOCH = 20_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,12 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from aibnb import data, models, runs
     from aibnb.train.build import SUBSET_SEED
     from aibnb.train.checkpoint import load_model
     from aibnb.train.config import TrainConfig
     from aibnb.train.loop import evaluate
-    from aibnb.train.machine import select_device
+    from aibnb.train.machine import epoch_seed, fixed_threads, select_device
 
     try:
         record = runs.RunRecord.load(args.run_dir)
@@ -48,7 +58,12 @@ def run(args: argparse.Namespace) -> int:
     if limit is not None and limit < len(tensors):
         tensors = tensors.subset(limit, seed=SUBSET_SEED)
     loader = data.DeviceLoader(tensors, 256, device=device, train=False)
-    result = evaluate(model, loader, cfg, device, prefix=args.split)
+    # the test-time samples (4 x 4 attention and latent draws) are seeded, so that two evaluations
+    # of one run agree; the thread count is the run's (CPU sums depend on it). fit's own final
+    # evaluation is left as it was: it continues the run's generator, whatever that has drawn.
+    torch.manual_seed(epoch_seed(cfg.seed, EVAL_SEED_EPOCH))
+    with fixed_threads(cfg.num_threads if device.type == "cpu" else None):
+        result = evaluate(model, loader, cfg, device, prefix=args.split)
     print(
         f"{record.name} ({args.which} weights): {args.split} error {result[f'{args.split}_error']:.2f}% "
         f"on {len(tensors)} images with {getattr(model, 'eval_samples', 1)} x "

@@ -190,8 +190,18 @@ def validate(config: TrainConfig) -> None:
     _positive_int("seed", config.seed, allow_none=False, minimum=0)
     for name in ("lr",):
         _nonneg_float(name, getattr(config, name), positive=True)
+    _nonneg_float("momentum", config.momentum)
+    if config.momentum is not None and config.momentum >= 1:
+        raise _err("momentum", f"must be in [0, 1) (official 0.9), got {config.momentum!r}")
+    subset, batch = config.train_subset, config.batch_size
+    if subset is not None and batch is not None and subset < batch:
+        raise _err(
+            "train_subset",
+            f"{subset} training images make no full batch of batch_size {batch} (the last "
+            f"incomplete batch is dropped, so nothing would be trained); use train_subset >= {batch} "
+            "or a smaller batch_size",
+        )
     for name in (
-        "momentum",
         "weight_decay",
         "warmup_epochs",
         "anchor_lr_ratio",
@@ -219,14 +229,41 @@ def validate(config: TrainConfig) -> None:
     clash = first_class & set(config.model_options)
     if clash:
         raise _err("model_options", f"set {', '.join(sorted(clash))} as config fields, not model options")
-    valid_options = set(models.spec(config.model).options)
-    unknown = sorted(set(config.model_options) - valid_options)
+    declared = models.spec(config.model).option_defaults
+    unknown = sorted(set(config.model_options) - set(declared))
     if unknown:
         raise _err(
             "model_options",
             f"unknown option(s) {', '.join(unknown)} for {config.model!r}; "
-            f"valid: {', '.join(sorted(valid_options - first_class)) or 'none'}",
+            f"valid: {', '.join(sorted(set(declared) - first_class)) or 'none'}",
         )
+    for key, value in config.model_options.items():
+        kind, default = declared[key]
+        if not _is_of_kind(value, kind):
+            raise _err(
+                "model_options",
+                f"option {key} of {config.model!r} must be {_KIND_TEXT[kind.replace(' | None', '')]}"
+                f"{' or None' if kind.endswith('| None') else ''} (default {default!r}), got {value!r}",
+            )
+
+
+_KIND_TEXT = {"bool": "True or False", "int": "an integer", "float": "a finite number", "str": "a string"}
+
+
+def _is_of_kind(value: Any, kind: str) -> bool:
+    """Whether ``value`` has the declared type ``kind`` of a model option (``"float | None"`` ...)."""
+    if value is None:
+        return kind.endswith("| None")
+    base = kind.replace(" | None", "")
+    if base == "bool":
+        return isinstance(value, bool)
+    if base == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if base == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if base == "str":
+        return isinstance(value, str)
+    return True  # an option of another declared type: the model checks it
 
 
 def resolve(config: TrainConfig) -> TrainConfig:

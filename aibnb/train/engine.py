@@ -2,10 +2,14 @@
 
 What it does, in order: resolve and validate the configuration for the machine
 (:func:`~aibnb.train.machine.prepare`); return the cached record when a finished run with the same
-hash exists; load the data onto the training device and build the model and the optimiser
-(:mod:`aibnb.train.build`); resume from ``last.pt`` if there is one (:mod:`aibnb.train.checkpoint`);
-train with the official schedule, the anchors' own learning-rate group, bf16 autocast and
-channels-last on CUDA (:mod:`aibnb.train.loop`); evaluate on the validation split every epoch, or
+hash exists; refuse the ``full`` profile on a CPU unless asked to insist
+(:func:`~aibnb.train.machine.check_cpu_budget`); take the run's lock (:mod:`aibnb.locks`) for the
+whole training, waiting for another process that holds it, and remove the temporary files a
+killed writer left in the run folder; load the data onto the training device and build the model
+and the optimiser (:mod:`aibnb.train.build`); resume from ``last.pt`` if there is one
+(:mod:`aibnb.train.checkpoint`); train with the official schedule, the anchors' own learning-rate
+group, bf16 autocast and channels-last on CUDA (:mod:`aibnb.train.loop`), stopping with an error
+when the training loss becomes NaN or infinite; evaluate on the validation split every epoch, or
 every ``val_every`` epochs and after the last (model selection never sees the test set);
 checkpoint atomically after every epoch; and finally evaluate the best-validation weights on the
 test split with 4 x 4 samples, and on the training images where ``train_eval`` asks for the
@@ -20,8 +24,11 @@ checkpoint and, on CPU, ends with exactly the metrics of an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,8 @@ import torch
 from torch import nn
 
 from aibnb import runs
+from aibnb.locks import run_lock
+from aibnb.storage import remove_stale_temps
 from aibnb.train.build import SUBSET_SEED, build, describe, load_data, make_optimizer
 from aibnb.train.checkpoint import Progress, load_checkpoint, load_model, resume, save_best, save_last, unwrap
 from aibnb.train.config import TrainConfig, as_config
@@ -38,6 +47,7 @@ from aibnb.train.loop import evaluate, train_one_epoch
 from aibnb.train.machine import (
     Distributed,
     autocast,
+    check_cpu_budget,
     epoch_seed,
     fixed_threads,
     prepare,
@@ -51,6 +61,7 @@ from aibnb.train.machine import (
 __all__ = [
     "SUBSET_SEED",
     "TRAINING_CODE_VERSION",
+    "TrainingDivergedError",
     "autocast",
     "evaluate",
     "finished_run",
@@ -75,8 +86,16 @@ __all__ = [
 TRAINING_CODE_VERSION = 1
 
 
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or infinite: the run stops, without a ``final.json``."""
+
+
 def fit(
-    config: TrainConfig | dict[str, Any] | None = None, *, deadline: float | None = None, **overrides: Any
+    config: TrainConfig | dict[str, Any] | None = None,
+    *,
+    deadline: float | None = None,
+    allow_cpu_full: bool = False,
+    **overrides: Any,
 ) -> runs.RunRecord:
     """Train one model and return its :class:`~aibnb.runs.RunRecord` (cached by config hash).
 
@@ -88,27 +107,79 @@ def fit(
     before it, with its checkpoint written: the returned record is then unfinished
     (``record.finished`` is False) and the same call later resumes it. This is how long GPU runs
     are chunked into commands of limited length.
+
+    The run's lock (:func:`aibnb.locks.run_lock`) is held for the whole training: a second
+    process that asks for the same run waits for the first (one line names the run and the
+    holder's pid) and then returns its finished record. The ``full`` profile is refused on a CPU
+    unless ``allow_cpu_full`` (or ``$AIBNB_ALLOW_CPU_FULL=1``; see
+    :func:`~aibnb.train.machine.check_cpu_budget`). A training loss that becomes NaN or infinite
+    stops the run with :class:`TrainingDivergedError`.
     """
     cfg, device = prepare(as_config(config, overrides))
+    if deadline is not None and (
+        isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not math.isfinite(deadline)
+    ):
+        raise ValueError(f"fit: deadline must be a finite time.time() value or None, got {deadline!r}")
     dist_ = Distributed()
     out = run_dir_for(cfg)
     if (record := finished_run(cfg, out)) is not None:
         return record
+    check_cpu_budget(cfg, device, allow=allow_cpu_full)
     with fixed_threads(cfg.num_threads):
         device = dist_.setup(device)
         try:
-            run = _start(cfg, out, device, dist_)
-            for epoch in range(run.progress.epochs_done, cfg.epochs):
-                row = _train_epoch(run, epoch)
-                if dist_.is_main:
-                    _record_epoch(run, epoch, row)
-                dist_.barrier()
-                if _out_of_time(run, epoch, row, deadline):
+            with _run_lock(out, dist_):
+                # the process this one waited for may have finished the run meanwhile
+                done = finished_run(cfg, out) is not None if dist_.is_main else None
+                if dist_.broadcast_object(done):
                     return runs.RunRecord.load(out)
-            _finish(run)
-            return runs.RunRecord.load(out)
+                if dist_.is_main:
+                    remove_stale_temps(out)
+                run = _start(cfg, out, device, dist_)
+                for epoch in range(run.progress.epochs_done, cfg.epochs):
+                    row = _train_epoch(run, epoch)
+                    _check_finite(run, epoch, row)
+                    if dist_.is_main:
+                        _record_epoch(run, epoch, row)
+                    dist_.barrier()
+                    if _out_of_time(run, epoch, row, deadline):
+                        return runs.RunRecord.load(out)
+                _finish(run)
+                return runs.RunRecord.load(out)
         finally:
             dist_.teardown()
+
+
+@contextlib.contextmanager
+def _run_lock(out: Path, dist_: Distributed) -> Iterator[None]:
+    """The run's lock, held by the main process for the whole training (waiting for another
+    holder, with one line on stderr); re-entrant, so the queue that holds it may call ``fit``."""
+    if not dist_.is_main:  # the main process holds it for every rank of a torchrun launch
+        yield
+        return
+
+    def say(pid: int | None) -> None:
+        who = f"process {pid}" if pid is not None else "another process"
+        print(f"{out.name}: {who} is training this run; waiting for it to finish", file=sys.stderr,
+              flush=True)
+
+    with run_lock(out.name, out.parent, wait=True, on_wait=say):
+        yield
+
+
+def _check_finite(run: _Run, epoch: int, row: dict[str, Any]) -> None:
+    """Stop a run whose training loss became NaN or infinite (every rank sees the same sum)."""
+    loss = row.get("train_total")
+    if loss is None or math.isfinite(loss):
+        return
+    if run.bar is not None:
+        run.bar.close()
+    cfg = run.cfg
+    raise TrainingDivergedError(
+        f"{run.out.name}: the training loss became {loss} in epoch {epoch + 1}/{cfg.epochs} (peak learning "
+        f"rate {cfg.lr:g}): the learning rate is most likely too high - lower it (--lr); nothing of "
+        "this epoch is kept and no final.json is written"
+    )
 
 
 def run_dir(config: TrainConfig | dict[str, Any] | None = None, **overrides: Any) -> Path:
@@ -166,7 +237,7 @@ def finished_run(cfg: TrainConfig, out: Path) -> runs.RunRecord | None:
     trained (or resumed). A folder that holds another run is an error: it is never overwritten."""
     config_file = out / "config.json"
     if config_file.exists():
-        stored = runs.read_json(config_file)
+        stored = runs.read_json_object(config_file, required=runs.RUN_FILE_KEYS["config.json"])
         if stored.get("hash") != cfg.hash():
             raise FileExistsError(
                 f"{out} holds a different run (hash {stored.get('hash')}, this config {cfg.hash()}); "
@@ -183,6 +254,12 @@ def _start(cfg: TrainConfig, out: Path, device: torch.device, dist_: Distributed
     start_time = time.perf_counter()
     seed_everything(cfg.seed)
     splits, train_loader, eval_loaders = load_data(cfg, device, dist_)
+    if len(train_loader) == 0:  # e.g. a subset split over many ranks: validate() cannot see it
+        raise ValueError(
+            f"TrainConfig.train_subset: {len(splits['train'])} training images over {dist_.world_size} "
+            f"process(es) make no full batch of batch_size {cfg.batch_size}, so nothing would be "
+            "trained; use more training images or a smaller batch_size"
+        )
     model = build(cfg, splits["train"]).to(device)
     build_info = describe(model, splits)
     if cfg.channels_last:

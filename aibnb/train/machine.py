@@ -65,6 +65,51 @@ def prepare(
     return cfg, device
 
 
+#: Hours one epoch of the ``full`` profile takes on a CPU, per backbone family: VGG at width 1 on
+#: Fashion-MNIST's 55,000 training images was measured at about 6 h on a two-core CPU; WRN
+#: (WRN-28-10-aib: 12.4 G multiply-accumulates an image against VGG's 3.8 G) and CUB (6,000 images
+#: at 224 px) are scaled from it. Rough on purpose: it only has to tell hours from weeks.
+CPU_EPOCH_HOURS = {"vgg": 6.0, "wrn": 20.0, "cub": 3.0}
+#: Training images of the epoch that :data:`CPU_EPOCH_HOURS` times
+CPU_EPOCH_IMAGES = {"vgg": 55_000, "wrn": 55_000, "cub": 6_000}
+#: Set to 1 to train the ``full`` profile on a CPU all the same (``--allow-cpu-full``)
+ALLOW_CPU_FULL_ENV = "AIBNB_ALLOW_CPU_FULL"
+
+
+def cpu_full_allowed(allow: bool = False) -> bool:
+    """Whether a ``full`` run may train on a CPU: asked for (``allow``) or ``$AIBNB_ALLOW_CPU_FULL``."""
+    return allow or os.environ.get(ALLOW_CPU_FULL_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def check_cpu_budget(cfg: TrainConfig, device: torch.device, *, allow: bool = False) -> None:
+    """Refuse to train a resolved ``full``-profile configuration on a CPU (weeks, not minutes)
+    unless :func:`cpu_full_allowed`: a one-line ``ValueError`` that says what would run, about how
+    long (from the epochs and :data:`CPU_EPOCH_HOURS`) and how to insist."""
+    if cfg.profile != "full" or device.type != "cpu" or cpu_full_allowed(allow):
+        return
+    from aibnb.models import spec
+
+    family = spec(cfg.model).family
+    images = CPU_EPOCH_IMAGES.get(family, 55_000)
+    fraction = min(1.0, cfg.train_subset / images) if cfg.train_subset else 1.0
+    per_epoch = CPU_EPOCH_HOURS.get(family, 6.0) * (cfg.width or 1.0) ** 2 * fraction
+    raise ValueError(
+        f"profile 'full' on a machine without a GPU: {cfg.model} on {cfg.dataset} would train "
+        f"{cfg.epochs} epochs at width {cfg.width:g}, about {duration_text(cfg.epochs * per_epoch)} on a CPU "
+        f"(~{duration_text(per_epoch)} an epoch); train it on a GPU or at --profile ci / lab, or pass "
+        f"--allow-cpu-full ({ALLOW_CPU_FULL_ENV}=1) to insist"
+    )
+
+
+def duration_text(hours: float) -> str:
+    """``"40 min"``, ``"12 h"`` or ``"50 days"``: a rough duration in words."""
+    if hours < 1:
+        return f"{max(hours * 60, 1):.0f} min"
+    if hours < 48:
+        return f"{hours:.0f} h"
+    return f"{hours / 24:.0f} days"
+
+
 @contextlib.contextmanager
 def fixed_threads(num_threads: int | None) -> Iterator[None]:
     """Run the body with ``num_threads`` CPU threads (``None``: unchanged), then restore the count."""

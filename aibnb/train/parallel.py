@@ -21,7 +21,7 @@ from typing import Any
 
 from aibnb import runs
 from aibnb.train.engine import finished_run, fit, run_dir_for
-from aibnb.train.machine import prepare
+from aibnb.train.machine import check_cpu_budget, prepare
 
 __all__ = ["default_jobs", "fit_many"]
 
@@ -43,13 +43,17 @@ def fit_many(specs: Sequence[dict[str, Any]], *, jobs: int | None = None) -> lis
     a time in worker processes (``None``: :func:`default_jobs` of the runs' thread count).
 
     Finished runs are read from the cache without starting a process; specs that name the same run
-    train it once. A run that fails raises ``RuntimeError`` naming it, after the other workers end.
+    train it once (and a run another process is training is waited for: ``fit`` holds its lock).
+    A run that fails raises ``RuntimeError`` naming it, after the other workers end. A missing run
+    of the ``full`` profile is refused on a CPU unless ``$AIBNB_ALLOW_CPU_FULL=1``.
     """
-    prepared = [prepare(**spec)[0] for spec in specs]  # a bad spec fails here, before any training
+    machines = [prepare(**spec) for spec in specs]  # a bad spec fails here, before any training
+    prepared = [cfg for cfg, _ in machines]
     folders = [run_dir_for(cfg) for cfg in prepared]
     todo: dict[Path, dict[str, Any]] = {}
-    for spec, cfg, folder in zip(specs, prepared, folders, strict=True):
+    for spec, (cfg, device), folder in zip(specs, machines, folders, strict=True):
         if finished_run(cfg, folder) is None:
+            check_cpu_budget(cfg, device)  # a full-profile run on a CPU: refused before any starts
             todo.setdefault(folder, spec)
     threads = {cfg.num_threads for cfg in prepared}
     if jobs is None:

@@ -5,10 +5,15 @@ Fast and offline: npm is replaced by a small fake that serves a tarball made in 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import signal
+import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import book_html
@@ -196,3 +201,141 @@ def test_a_profile_given_as_a_papermill_parameter_selects_the_profile(
     assert "disagree" in capsys.readouterr().err
     assert book.main(["execute", "--chapter", "01_mi_bounds", "--", "-p", "profile", "huge"]) == 1
     assert "unknown" in capsys.readouterr().err
+
+
+@pytest.fixture
+def no_papermill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if a chapter would start: what is refused must be refused before papermill."""
+    import book_execute
+
+    def started(*args, **kwargs):
+        raise AssertionError("papermill was started")
+
+    monkeypatch.setattr(book_execute, "_run", started)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["-p", "betta", "0.1"], "chapter 02_vib_loss has no parameter 'betta'; valid parameters: beta, "
+                                 "cluttered, dataset, num_mc, profile, seed"),
+        (["-p", "beta", "abc"], "parameter beta of 02_vib_loss must be a finite number >= 0 or None"),
+        (["-p", "beta", "-1"], "parameter beta of 02_vib_loss must be a finite number >= 0"),
+        (["-r", "beta", "0.1"], "parameter beta of 02_vib_loss must be a finite number >= 0"),
+        (["-p", "num_mc", "-5"], "parameter num_mc of 02_vib_loss must be an integer >= 1"),
+        (["-p", "cluttered", "1"], "parameter cluttered of 02_vib_loss must be True or False (default True)"),
+        (["-y", "seed: -1"], "parameter seed of 02_vib_loss must be an integer >= 0 (default 0), got -1"),
+        (["-y", "[1, 2]"], "parameters must be a YAML mapping"),
+    ],
+)
+def test_chapter_parameters_are_checked_by_name_and_type_before_papermill_starts(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], no_papermill: None
+) -> None:
+    assert book.main(["execute", "--chapter", "02_vib_loss", "--", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_parameters_of_the_right_type_pass_as_papermill_would_read_them() -> None:
+    import book_params
+
+    chapter_4, chapter_5 = find_chapter("04_training"), find_chapter("05_interpretability")
+    assert book_params.check_parameters([chapter_4], ["-p", "seeds", "[0, 1]", "-p", "models", "vgg,vgg_aib",
+                                                      "-p", "epochs", "3"]) == {
+        "seeds": "[0, 1]", "models": "vgg,vgg_aib", "epochs": 3}  # fmt: skip
+    yaml_args = ["-y", "seeds: [0, 2]\nnum_images: 0"]
+    assert book_params.check_parameters([chapter_5], yaml_args)["num_images"] == 0
+    assert book_params.check_parameters([chapter_5], ["-p", "seeds", "None"]) == {"seeds": None}
+    with pytest.raises(book_params.ParameterError, match="seeds of 05_interpretability must be a list"):
+        book_params.check_parameters([chapter_5], ["-p", "seeds", "[0, -1]"])
+    # every chapter at once: a parameter needs one chapter that has it, and is checked where it is
+    every = [find_chapter(n) for n in ("01_mi_bounds", "02_vib_loss", "04_training")]
+    assert book_params.check_parameters(every, ["-p", "beta", "0.1"]) == {"beta": 0.1}
+    with pytest.raises(book_params.ParameterError, match="no chapter has a parameter 'betta'"):
+        book_params.check_parameters(every, ["-p", "betta", "0.1"])
+
+
+def test_every_parameter_has_a_type_from_its_default_or_its_name() -> None:
+    """A parameter whose default is None ("the profile decides") is typed by name in book_params.KINDS."""
+    import book_params
+    from book_toc import chapters
+
+    for chapter in chapters():
+        params = book_params.notebook_parameters(chapter.source)
+        assert params.get("profile") == "ci", chapter.name
+        untyped = [n for n, d in params.items() if book_params.kind_of(n, d) is None]
+        assert not untyped, f"{chapter.name}: add {untyped} to book_params.KINDS"
+
+
+def test_the_full_profile_s_training_chapters_are_refused_without_a_gpu(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, no_papermill: None
+) -> None:
+    import book_execute
+    import torch
+
+    import aibnb.train.machine as machine
+
+    monkeypatch.delenv(book_execute.ALLOW_CPU_FULL_ENV, raising=False)
+    monkeypatch.setattr(machine, "select_device", lambda name="auto": torch.device("cpu"))
+    assert book.main(["execute", "--chapter", "04_training", "--", "-p", "profile", "full"]) == 1
+    err = capsys.readouterr().err
+    assert "profile 'full' on a machine without a GPU: 04_training train(s)" in err
+    assert "200 epochs a run), about 50 days for each VGG run" in err and "--allow-cpu-full" in err
+    assert len(err.strip().splitlines()) == 1
+    book_execute.check_machine("full", [find_chapter("01_mi_bounds")], {})  # trains no network: runs
+    book_execute.check_machine("ci", [find_chapter("04_training")], {})
+    book_execute.check_machine("full", [find_chapter("04_training")], {}, allow=True)
+    monkeypatch.setattr(machine, "select_device", lambda name="auto": torch.device("cuda"))
+    book_execute.check_machine("full", [find_chapter("04_training")], {})  # a GPU: runs
+
+
+FAKE_PAPERMILL = """
+import os, subprocess, sys, time
+# like papermill: a kernel in a session of its own (Jupyter starts kernels so), with a worker below it
+kernel = subprocess.Popen([sys.executable, "-c", (
+    "import subprocess, sys, time\\n"
+    "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\\n"
+    "open(sys.argv[1], 'w').write(str(w.pid))\\n"
+    "time.sleep(600)\\n"), sys.argv[2]], start_new_session=True)
+open(sys.argv[1], "w").write(str(kernel.pid))
+kernel.wait()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_stops_papermill_its_kernel_and_their_workers(tmp_path: Path, signum: int) -> None:
+    import book_execute
+    import book_process
+
+    fake = tmp_path / "papermill.py"
+    fake.write_text(FAKE_PAPERMILL)
+    kernel_pid, worker_pid = tmp_path / "kernel.pid", tmp_path / "worker.pid"
+    driver = (
+        f"import sys; sys.path.insert(0, {str(Path(book_execute.__file__).parent)!r})\n"
+        "import os, book_execute\n"
+        f"book_execute._run([sys.executable, {str(fake)!r}, {str(kernel_pid)!r}, {str(worker_pid)!r}], "
+        "dict(os.environ), None)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", driver], stderr=subprocess.PIPE, text=True)
+    pids: list[int] = []
+    try:
+        deadline = time.time() + 60
+        while not (kernel_pid.exists() and worker_pid.exists()) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        pids = [int(kernel_pid.read_text()), int(worker_pid.read_text())]
+        papermill = book_process.descendants(proc.pid)
+        assert pids[0] in papermill and pids[1] in papermill
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signum, err
+        assert signal.Signals(signum).name in err
+        deadline = time.time() + 10
+        while any(book_process.alive(p) for p in pids + papermill) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in pids + papermill if book_process.alive(p)], "left running"
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()

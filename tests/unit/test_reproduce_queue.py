@@ -343,9 +343,6 @@ def test_the_queue_plans_without_the_book_s_extras(tmp_path):
     done = _queue_without_book_extras(["plan", "--profile", "full", "--store", str(tmp_path / "full")])
     assert done.returncode == 0, done.stderr
     assert "h of one worker left" in done.stdout
-    status = _queue_without_book_extras(["status", "--profile", "ci", "--store", str(tmp_path / "c"), *SMALL])
-    assert status.returncode == 0, status.stderr
-    assert "pending" in status.stdout
 
 
 @pytest.mark.slow
@@ -416,8 +413,9 @@ def test_export_names_a_damaged_file_of_the_archive_without_a_traceback(tmp_path
         queue.check_archive([tmp_path / "c" / "b"], home, "lab", "archive")
 
 
-def test_run_queue_cli_rejects_a_time_limit_that_is_not_a_finite_positive_number():
+def test_run_queue_cli_rejects_a_time_limit_that_is_not_a_finite_positive_number(capsys):
+    import run_queue
+
     for limit in ("nan", "inf", "0"):
-        done = subprocess.run([*TOOL, "run", "--time-limit", limit], capture_output=True, text=True,
-                              timeout=120, cwd=REPO)
-        assert done.returncode == 2 and "--time-limit must be a finite number of seconds > 0" in done.stderr
+        assert run_queue.main(["run", "--time-limit", limit]) == 2
+        assert "--time-limit must be a finite number of seconds > 0" in capsys.readouterr().err

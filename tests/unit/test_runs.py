@@ -62,3 +62,41 @@ def test_the_digest_is_the_content_not_the_order_or_the_zip():
     assert arrays_digest(a) == arrays_digest(dict(reversed(list(a.items()))))
     assert arrays_digest(a) != arrays_digest({**a, "x": np.zeros(3, dtype=np.float32)})  # dtype counts
     assert arrays_digest(a) != arrays_digest({**a, "y": np.ones((4,), dtype=np.uint8)})  # shape counts
+
+
+def _run_folder(tmp_path):
+    folder = tmp_path / "vgg-fashion_mnist-abc"
+    config = {"model": "vgg", "dataset": "fashion_mnist", "seed": 0, "epochs": 2, "profile": "lab"}
+    runs.write_json(folder / "config.json", {"hash": "abc", "config": config, "model": {}})
+    runs.write_json(folder / "final.json", {"test_error": 10.0})
+    return folder
+
+
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("final.json", {}),
+        ("final.json", [1, 2]),
+        ("config.json", {"hash": "abc"}),
+        ("config.json", {"hash": "abc", "config": [1]}),
+        ("config.json", {"hash": "abc", "config": {"model": "vgg"}}),
+        ("provenance.json", [1]),
+    ],
+)
+def test_a_run_file_of_the_wrong_shape_is_named_never_a_finished_run(tmp_path, name, content):
+    folder = _run_folder(tmp_path)
+    assert runs.RunRecord.load(folder).finished
+    runs.write_json(folder / name, content)
+    with pytest.raises(runs.DamagedFileError, match=rf"{folder / name} is damaged"):
+        runs.RunRecord.load(folder)
+
+
+def test_a_truncated_attention_file_is_named(tmp_path):
+    folder = _run_folder(tmp_path)
+    runs.write_npz(folder / "attention.npz", {"images": np.zeros((4, 1, 32, 32), np.uint8),
+                                              "labels": np.arange(4)})
+    assert runs.RunRecord.load(folder).attention_samples()["images"].shape == (4, 1, 32, 32)
+    data = (folder / "attention.npz").read_bytes()
+    (folder / "attention.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(runs.DamagedFileError, match=r"attention\.npz is damaged"):
+        runs.RunRecord.load(folder).attention_samples()

@@ -13,7 +13,11 @@ papermill arguments after ``--``) into ``_build/executed/``, with the working di
 ``book/`` (the notebook's own folder, as Jupyter and Jupyter Book use), so chapters read stored
 results as ``results/...``. It records wall time, budget and provenance in
 ``_build/executed/timings.json`` and fails on an error, on a chapter that did not fully
-execute, and, at the ``ci`` profile, on a chapter over its budget.
+execute, and, at the ``ci`` profile, on a chapter over its budget. Before any chapter starts it
+refuses a papermill parameter that no chapter declares or a value of the wrong type
+(``tools/build/book_params.py``), and the ``full`` profile's training chapters on a machine
+without a GPU (``--allow-cpu-full`` or ``AIBNB_ALLOW_CPU_FULL=1`` insists). SIGTERM, SIGHUP and
+Ctrl-C stop papermill, its kernel and the kernel's training workers.
 
 ``html`` stages the book with the executed notebooks in ``_build/site/`` and builds it with
 Jupyter Book (warnings are errors) into ``_build/html/``, with MathJax, require.js and the
@@ -51,7 +55,11 @@ def _cmd_execute(args: argparse.Namespace, extra: list[str]) -> int:
             raise book_execute.ExecuteError(f"profile {profile!r} is unknown; choose one of {PROFILES}")
         args.profile = profile
     records = book_execute.execute(
-        args.profile, chapter=args.chapter, extra_args=extra, keep_going=args.keep_going
+        args.profile,
+        chapter=args.chapter,
+        extra_args=extra,
+        keep_going=args.keep_going,
+        allow_cpu_full=args.allow_cpu_full,
     )
     return 0 if records and all(r.ok for r in records) else 1
 
@@ -79,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--chapter", help="run only this chapter (e.g. 01_mi_bounds)")
     ex.add_argument(
         "--keep-going", action="store_true", help="run the remaining chapters after a failure"
+    )
+    ex.add_argument(
+        "--allow-cpu-full", action="store_true",
+        help="run the full profile's training chapters on a machine without a GPU all the same "
+        "(weeks; also AIBNB_ALLOW_CPU_FULL=1)",
     )
     sub.add_parser("html", help="build the HTML book from the executed chapters")
     parser.set_defaults()

@@ -17,6 +17,12 @@ extra papermill arguments (``-p beta 0.1``, ``-y '...'``). Then:
   tagged ``remove-cell`` (it stays in the notebook, not on the page) and a short note saying
   which profile and parameters ran is inserted after the ``parameters`` cell.
 
+Before any chapter starts, its papermill parameters are checked by name and type against its
+``parameters`` cell (``book_params.py``: a misspelt name or a value of the wrong type is refused
+with the valid names), and the ``full`` profile's training chapters are refused on a machine
+without a GPU unless ``--allow-cpu-full`` / ``AIBNB_ALLOW_CPU_FULL=1`` insists. Ctrl-C, SIGTERM
+and SIGHUP stop papermill, its kernel and the kernel's workers (``book_process.py``).
+
 Working directory: ``book/`` (the notebook's folder, as in Jupyter and in a plain
 ``jupyter-book build``), so chapters open stored results as ``results/...``. The kernel gets
 ``AIBNB_PROFILE``; ``AIBNB_DATA`` and ``AIBNB_RUNS`` are kept from the environment (made
@@ -29,8 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
-import subprocess
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +43,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import book_process
+from book_params import check_parameters
 from book_toc import EXECUTED, PROFILES, ROOT, TIMINGS, Chapter, chapters, find_chapter
 
 from aibnb.provenance import git_commit
@@ -95,6 +102,48 @@ def kernel_env(profile: str, root: Path = ROOT) -> dict[str, str]:
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # silence a debugger warning
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+#: The environment variable that lets the ``full`` profile train on a CPU (read by
+#: :func:`aibnb.train.machine.cpu_full_allowed` too, in the kernel)
+ALLOW_CPU_FULL_ENV = "AIBNB_ALLOW_CPU_FULL"
+_TRAINS = re.compile(r"\b(fit|fit_many|train|train_many)\(")
+
+
+def trains_models(chapter: Chapter) -> bool:
+    """Whether a chapter trains networks (its code calls ``fit``, ``fit_many``, ``train`` or
+    ``train_many``): chapter 1's linear-Gaussian fits are seconds at any profile."""
+    nb = json.loads(chapter.source.read_text(encoding="utf-8"))
+    code = ["".join(c.get("source", "")) for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    return any(_TRAINS.search(source) for source in code)
+
+
+def check_machine(
+    profile: str, selected: Sequence[Chapter], parameters: dict[str, Any], *, allow: bool = False
+) -> None:
+    """Refuse the ``full`` profile's chapters that train models on a machine without a GPU: a
+    one-line :class:`ExecuteError` saying what would run, about how long and how to insist."""
+    if profile != "full" or allow or os.environ.get(ALLOW_CPU_FULL_ENV, "").strip().lower() in (
+        "1", "true", "yes",
+    ):  # fmt: skip
+        return
+    training = [c.name for c in selected if trains_models(c)]
+    if not training:
+        return
+    from aibnb.models import spec
+    from aibnb.train.machine import CPU_EPOCH_HOURS, duration_text, select_device
+
+    if select_device("auto").type != "cpu":
+        return
+    epochs = parameters.get("epochs") or spec("vgg_aib").recipe["epochs"]
+    per_epoch = CPU_EPOCH_HOURS["vgg"]
+    raise ExecuteError(
+        f"profile 'full' on a machine without a GPU: {', '.join(training)} train(s) the paper's models "
+        f"at its settings (width 1, all the data, {epochs} epochs a run), about "
+        f"{duration_text(epochs * per_epoch)} for each VGG run on a CPU (~{per_epoch:g} h an epoch); run "
+        f"it on a GPU or at the ci profile, or set {ALLOW_CPU_FULL_ENV}=1 (tools/build/book.py execute "
+        "--allow-cpu-full) to insist"
+    )
 
 
 def split_profile(extra_args: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -251,22 +300,8 @@ def save_record(
 
 
 def _run(command: list[str], env: dict[str, str], kill_after: float | None) -> tuple[int, bool]:
-    """Run ``command`` streaming its output; returns (exit code, killed for time)."""
-    proc = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
-    try:
-        return proc.wait(timeout=kill_after), False
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        return proc.returncode, True
-    except KeyboardInterrupt:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait()
-        raise
+    """Run papermill's ``command`` from the repository root (see :func:`book_process.run`)."""
+    return book_process.run(command, env=env, cwd=ROOT, kill_after=kill_after)
 
 
 def execute_chapter(
@@ -363,12 +398,24 @@ def execute(
     chapter: str | None = None,
     extra_args: Sequence[str] = (),
     keep_going: bool = False,
+    allow_cpu_full: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[ChapterExecution]:
-    """Execute one chapter (``chapter``) or every chapter of ``_toc.yml`` in order."""
+    """Execute one chapter (``chapter``) or every chapter of ``_toc.yml`` in order.
+
+    Before any chapter starts, the papermill parameters are checked by name and type against the
+    chapters' parameters cells (:func:`book_params.check_parameters`), and the ``full`` profile
+    is refused on a machine without a GPU for chapters that train models
+    (:func:`check_machine`; ``allow_cpu_full`` or ``$AIBNB_ALLOW_CPU_FULL=1`` insists, and the
+    kernels' own ``fit`` calls are then allowed too).
+    """
     selected = [find_chapter(chapter)] if chapter else chapters()
     if not selected:
         raise ExecuteError("_toc.yml lists no notebooks to execute")
+    given = check_parameters(selected, extra_args)
+    check_machine(profile, selected, given, allow=allow_cpu_full)
+    if allow_cpu_full:
+        os.environ[ALLOW_CPU_FULL_ENV] = "1"  # the kernels inherit it (kernel_env copies os.environ)
     EXECUTED.mkdir(parents=True, exist_ok=True)
     records = []
     for item in selected:

@@ -17,7 +17,9 @@ machine, ``run --profile full --epochs 15 --out $OUT`` also packs the stored run
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -68,6 +70,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        print(f"error: --time-limit must be a finite number of seconds > 0, got {args.time_limit}",
+              file=sys.stderr)
+        return 2
     deadline = time.time() + args.time_limit
     if args.jobs > 1:
         argv = [
@@ -108,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             out=Path(args.out) if args.out else None,
             log=lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True),
         )
-    except (queue.TierMismatchError, ValueError) as err:
+    except (queue.TierMismatchError, ValueError) as err:  # a full-profile run on a CPU among them
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"{stored} runs stored by this worker")
@@ -117,14 +123,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     store = _store(args)
+    # a damaged archive or run file (named in the message), or runs of another tier identity
+    refused = (ValueError, OSError, EOFError, tarfile.TarError, queue.TierMismatchError)
     if args.archive:
         try:
-            names = queue.unpack(Path(args.archive), store)
-        except (ValueError, OSError) as err:
+            names = queue.unpack(Path(args.archive), store, args.profile)
+        except refused as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
         print(f"stored {len(names)} run records in {store / 'runs'}")
-    index = queue.build_index(store, args.profile)
+    try:
+        index = queue.build_index(store, args.profile)
+    except refused as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"{store / 'index.json'}: {len(index['runs'])} runs")
     return 0
 

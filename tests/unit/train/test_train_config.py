@@ -59,3 +59,38 @@ def test_profiles_and_recipes_fill_the_config():
     assert (
         resolve(TrainConfig(model="vgg_aib")).hash() != resolve(TrainConfig(model="vgg_aib", seed=1)).hash()
     )
+
+
+@pytest.mark.parametrize(
+    "options,match",
+    [
+        ({"residual": 0.5}, r"option residual of 'vgg_aib' must be True or False \(default True\), got 0\.5"),
+        ({"std_offset": "nan"}, r"option std_offset of 'vgg_aib' must be a finite number \(default 5\.0\)"),
+        ({"std_offset": float("inf")}, "option std_offset of 'vgg_aib' must be a finite number"),
+        ({"kl_form": 3}, r"option kl_form of 'vgg_aib' must be a string"),
+        ({"train_samples": 1.5}, r"option train_samples of 'vgg_aib' must be an integer"),
+    ],
+)
+def test_model_options_are_checked_against_their_declared_types(options, match):
+    with pytest.raises(ValueError, match=r"TrainConfig\.model_options: " + match):
+        resolve(TrainConfig(model="vgg_aib", model_options=options))
+
+
+def test_model_options_of_the_declared_type_pass():
+    options = {"residual": False, "squash": None, "std_offset": 4}
+    assert resolve(TrainConfig(model="vgg_aib", model_options=options)).model_options == options
+    assert resolve(TrainConfig(model="wrn_aib", profile="ci")).model_options["depth"] == 10
+
+
+@pytest.mark.parametrize("momentum", [5.0, 1.0, -0.1, float("nan")])
+def test_momentum_must_be_in_zero_one(momentum):
+    with pytest.raises(ValueError, match=r"TrainConfig\.momentum: must be"):
+        resolve(TrainConfig(momentum=momentum))
+    assert resolve(TrainConfig(momentum=0.0)).momentum == 0.0
+
+
+def test_a_train_subset_smaller_than_a_batch_is_refused_up_front():
+    with pytest.raises(ValueError, match=r"train_subset: 5 training images make no full batch of batch_size "
+                                         r"64.*use train_subset >= 64 or a smaller batch_size"):
+        resolve(TrainConfig(train_subset=5))  # the ci profile's batch of 64
+    assert resolve(TrainConfig(train_subset=64)).train_subset == 64
