@@ -11,7 +11,7 @@ A *run* is one training of one model: a folder with
   loaded with ``weights_only=True``).
 
 How big a run is (its *profile*: ``ci``, ``lab``, ``full``) is the training side's business and
-lives in :mod:`aibnb.train.profiles`; ``aibnb.runs.PROFILES`` and ``aibnb.runs.profile`` still name it.
+lives in :mod:`aibnb.train.profiles`.
 
 A *stored result* (``book/results/<profile>/...``) is a small JSON file with a provenance stamp
 (:func:`save_result`, :func:`load_result`). A result with arrays (the stored sweeps' maps and
@@ -71,17 +71,6 @@ __all__ = [
     "write_json",
     "write_jsonl",
 ]
-
-_MOVED = {"PROFILES", "Profile", "profile", "current_profile"}
-
-
-def __getattr__(name: str) -> Any:
-    """The profile names that used to live here, from :mod:`aibnb.train.profiles`."""
-    if name in _MOVED:
-        from aibnb.train import profiles
-
-        return getattr(profiles, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from aibnb.interpret.consistency import (
 )
 from aibnb.interpret.localise import LocalisationResult, localisation_scores, subtract_minimum
 from aibnb.interpret.modify import FILLS, frequency_filter, occlude
+from aibnb.train.profiles import profile as profile_of
 
 __all__ = [
     "TABLE2_KEYS",
@@ -93,11 +94,11 @@ def load_eval_data(
     The training engine tests on a stratified subset (seed 0) of the profile's ``test_subset``
     size; this returns the same images in the same order (``n=None``: all of them).
     """
-    from aibnb import data, runs
+    from aibnb import data
     from aibnb.train.build import SUBSET_SEED
 
     tensors = data.load_tensors(dataset, split, backbone=backbone)
-    size = runs.profile(profile).test_subset if split == "test" else None
+    size = profile_of(profile).test_subset if split == "test" else None
     if size is not None and size < len(tensors):
         tensors = tensors.subset(size, seed=SUBSET_SEED)
     if n is not None:

@@ -98,8 +98,9 @@ def shifted_error(
     random state is restored afterwards), so the same call gives the same error.
     """
     from aibnb.data.loader import DeviceLoader
+    from aibnb.train.checkpoint import load_model
     from aibnb.train.config import TrainConfig
-    from aibnb.train.engine import evaluate, load_model
+    from aibnb.train.loop import evaluate
 
     cfg = TrainConfig.from_dict(record.config)
     dev = torch.device(device)
@@ -121,7 +122,8 @@ def shifted_outcomes(
     training set has no shifted set here. Predictions use the model's evaluation default (the
     official 4 x 4 samples), drawn from a generator seeded with ``seed``.
     """
-    from aibnb.train.engine import load_model, select_device
+    from aibnb.train.checkpoint import load_model
+    from aibnb.train.machine import select_device
 
     cfg = record.config
     targets = [t for t in CROSS_DOMAIN.get(cfg["dataset"], ()) if dataset_present(t[0])]

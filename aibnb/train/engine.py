@@ -39,42 +39,28 @@ from torch import nn
 from aibnb import runs
 from aibnb.locks import run_lock
 from aibnb.storage import remove_stale_temps
-from aibnb.train.build import SUBSET_SEED, build, describe, load_data, make_optimizer
-from aibnb.train.checkpoint import Progress, load_checkpoint, load_model, resume, save_best, save_last, unwrap
+from aibnb.train.build import build, describe, load_data, make_optimizer
+from aibnb.train.checkpoint import Progress, resume, save_best, save_last, unwrap
 from aibnb.train.config import TrainConfig, as_config
 from aibnb.train.final import write_final
 from aibnb.train.loop import evaluate, train_one_epoch
 from aibnb.train.machine import (
     Distributed,
-    autocast,
     check_cpu_budget,
     epoch_seed,
     fixed_threads,
     prepare,
     seed_everything,
-    select_device,
 )
 
-# SUBSET_SEED, autocast, evaluate, load_checkpoint, load_model, prepare, select_device and
-# train_one_epoch are defined in the modules imported above; they lived here before and are still
-# importable from here.
 __all__ = [
-    "SUBSET_SEED",
     "TRAINING_CODE_VERSION",
     "TrainingDivergedError",
-    "autocast",
-    "evaluate",
     "finished_run",
     "fit",
-    "load_checkpoint",
-    "load_model",
-    "prepare",
     "run_dir",
     "run_dir_for",
-    "select_device",
     "summarize",
-    "train_one_epoch",
-    "validates",
 ]
 
 # The version of what training computes, stored in every run's provenance. A stored evidence tier

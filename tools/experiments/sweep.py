@@ -65,6 +65,7 @@ from aibnb import runs  # noqa: E402
 from aibnb.quantize import quantized_map_bits  # noqa: E402
 from aibnb.reproduce.stats import summarize  # noqa: E402
 from aibnb.storage import json_safe  # noqa: E402
+from aibnb.train.profiles import PROFILES  # noqa: E402
 
 #: Test images (and their maps) stored per grid point of the first seed.
 NUM_MAPS = 8
@@ -355,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tools/experiments/sweep.py", description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog="See the module doc for the grids.",
     )
-    parser.add_argument("--profile", default="ci", choices=tuple(runs.PROFILES), help="default: ci")
+    parser.add_argument("--profile", default="ci", choices=tuple(PROFILES), help="default: ci")
     parser.add_argument("--only", nargs="+", metavar="SWEEP", help=f"some of: {', '.join(GRIDS)}")
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 0 1 2 at ci, 0 at full")
     parser.add_argument("--out", type=Path, help="output folder (default: book/results/<profile>)")

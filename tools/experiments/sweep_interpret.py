@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", nargs="?", default="gallery", choices=("gallery", "table2", "collect"),
                         help="what to compute (default: gallery)")
-    parser.add_argument("--profile", default="ci", choices=sorted(runs.PROFILES))
+    parser.add_argument("--profile", default="ci", choices=sorted(profiles.PROFILES))
     parser.add_argument("--num-images", type=int, default=None,
                         help="images scored per model (default: 500 scenes for gallery, all for table2)")
     parser.add_argument("--threads", type=int, default=None,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from aibnb import runs
 from aibnb.train import TrainConfig, departures, resolve
+from aibnb.train.profiles import PROFILES
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_config_rejects_options_that_do_not_apply():
 
 def test_profiles_and_recipes_fill_the_config():
     ci = resolve(TrainConfig(model="vgg_aib", profile="ci"))
-    assert ci.width == runs.PROFILES["ci"].width["vgg"] and ci.epochs == runs.PROFILES["ci"].epochs
+    assert ci.width == PROFILES["ci"].width["vgg"] and ci.epochs == PROFILES["ci"].epochs
     assert ci.beta == 0.01 and ci.info_factor == 0.5 and ci.loss_units == "bits"
     assert ci.schedule == "cosine" and departures(ci)["schedule"] == ("cosine", "vgg")
     assert resolve(TrainConfig(model="vgg_aib", schedule="vgg")).schedule == "vgg"
