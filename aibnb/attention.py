@@ -53,6 +53,20 @@ def default_mean_net(in_channels: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(in_channels, 1, kernel_size=3, padding=1, bias=True), nn.Sigmoid())
 
 
+def _checked_mean(f: Tensor, mean_net: nn.Module) -> Tensor:
+    """``mean_net(f)`` with the shape checks of :meth:`VariationalAttention.forward` (kept out of
+    the method, which the book shows beside the equations)."""
+    if f.dim() != 4:
+        raise ValueError(f"VariationalAttention: expected B x C x H x W features, got {tuple(f.shape)}")
+    mean = mean_net(f)
+    if mean.shape[1] != 1 or mean.shape[2:] != f.shape[2:]:
+        raise ValueError(
+            f"VariationalAttention: mean_net must give B x 1 x {f.shape[2]} x {f.shape[3]}, "
+            f"got {tuple(mean.shape)}"
+        )
+    return mean
+
+
 class VariationalAttention(nn.Module):
     """Variational spatial attention: mean, std, reparametrised sample, (quantise), modulate.
 
@@ -100,14 +114,7 @@ class VariationalAttention(nn.Module):
         return f"residual={self.residual}, squash={self.squash}, std_offset={self.std_offset}"
 
     def forward(self, f: Tensor, num_samples: int = 1) -> AttentionOutput:
-        if f.dim() != 4:
-            raise ValueError(f"VariationalAttention: expected B x C x H x W features, got {tuple(f.shape)}")
-        mean = self.mean_net(f)
-        if mean.shape[1] != 1 or mean.shape[2:] != f.shape[2:]:
-            raise ValueError(
-                f"VariationalAttention: mean_net must give B x 1 x {f.shape[2]} x {f.shape[3]}, "
-                f"got {tuple(mean.shape)}"
-            )
+        mean = _checked_mean(f, self.mean_net)
         std = F.softplus(self.std_conv(mean) - self.std_offset)
         sample = reparametrize(mean, std, num_samples)
         if self.squash == "clamp":

@@ -5,6 +5,7 @@ measurements and its narrative, and nothing a second chapter would define again:
 
 * :func:`glue_value` / :func:`glue_text`: numbers and phrases quoted in the prose, glued from the
   run (myst-nb); a numpy scalar is stored as a Python number so that ``{glue:text}`x:.2f``` works;
+  :func:`glue_values`: several numbers in one call;
 * :func:`as_list`: a list parameter, also when papermill's ``-p`` passed it as text;
 * :func:`provenance_note`: the "profile, seeds" phrase a numbered figure's caption ends with
   (figures carry their provenance in the caption, never drawn over the plot);
@@ -31,6 +32,7 @@ __all__ = [
     "glue_figure",
     "glue_text",
     "glue_value",
+    "glue_values",
     "provenance_note",
     "run_options",
     "seeds_phrase",
@@ -48,6 +50,12 @@ def glue_value(name: str, value: Any) -> None:
     glue(name, float("nan") if value is None else value, display=False)
 
 
+def glue_values(**values: Any) -> None:
+    """Glue each ``name=value`` as :func:`glue_value` does (the numbers a paragraph quotes)."""
+    for name, value in values.items():
+        glue_value(name, value)
+
+
 def glue_text(name: str, text: Any) -> None:
     """Glue a phrase (Markdown) quoted in the prose with ``{glue:md}``."""
     from IPython.display import Markdown
@@ -56,18 +64,19 @@ def glue_text(name: str, text: Any) -> None:
     glue(name, Markdown(str(text)), display=False)
 
 
-def glue_claims(prefix: str, results: Iterable[Any]) -> None:
+def glue_claims(prefix: str, results: Iterable[Any], names: dict[str, str] | None = None) -> None:
     """Glue the seeds, the interval and the verdict of each decided claim
     (:class:`aibnb.reproduce.stats.ClaimResult`) as plain text under
     :func:`aibnb.reproduce.claims.claim_key` ``(prefix, a, b, field)``: the front page quotes them
     from the chapter (``{glue:text}`04_training.ipynb::t1_vgg_aib_vgg_verdict:s```: MyST-NB needs the
-    file name and a format spec to resolve it), so that the two pages can never disagree."""
+    file name and a format spec to resolve it), so that the two pages can never disagree.
+    ``names``: display names of the models, for the reasons of the claims that are not testable."""
     from myst_nb import glue
 
     from aibnb.reproduce.claims import claim_cells, claim_key
 
     for r in results:
-        for field, text in claim_cells(r).items():
+        for field, text in claim_cells(r, names).items():
             glue(claim_key(prefix, r.a, r.b, field), text, display=False)
 
 

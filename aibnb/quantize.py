@@ -59,6 +59,16 @@ class QuantizerOutput:
         return int((self.usage == 0).sum())
 
 
+def _check_finite(x: Tensor) -> None:
+    """The input check of :meth:`AnchorQuantizer.forward` (kept out of the method, which the book
+    shows beside the equations)."""
+    if x.device.type != "meta" and not torch.isfinite(x).all():
+        raise ValueError(
+            "AnchorQuantizer: the input has non-finite values (NaN or inf); the attention map "
+            "diverged upstream - lower the learning rate or check the inputs"
+        )
+
+
 class AnchorQuantizer(nn.Module):
     """Nearest-anchor quantisation of scalars with ``num_anchors`` learnable anchor values.
 
@@ -100,11 +110,7 @@ class AnchorQuantizer(nn.Module):
         return f"num_anchors={self.num_anchors}"
 
     def forward(self, x: Tensor) -> QuantizerOutput:
-        if x.device.type != "meta" and not torch.isfinite(x).all():
-            raise ValueError(
-                "AnchorQuantizer: the input has non-finite values (NaN or inf); the attention map "
-                "diverged upstream - lower the learning rate or check the inputs"
-            )
+        _check_finite(x)
         anchors = self.anchors.to(x.dtype)
         indices = (x.detach().unsqueeze(-1) - anchors.detach()).abs().argmin(dim=-1)
         nearest = anchors[indices]

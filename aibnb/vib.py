@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,17 @@ LOSS_UNITS = ("bits", "nats")
 DECODERS = ("mlp", "relu_linear")
 
 
+def _check_gaussian(caller: str, mu: Tensor, std: Tensor, *, n: int = 1, form: str = "reference") -> None:
+    """The argument checks of :func:`reparametrize` and :func:`gaussian_kl` (kept out of their
+    bodies, which the book shows beside the equations)."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"{caller}: n must be an integer >= 1 (number of samples), got {n!r}")
+    if form not in KL_FORMS:
+        raise ValueError(f"{caller}: form must be one of {KL_FORMS}, got {form!r}")
+    if mu.shape != std.shape:
+        raise ValueError(f"{caller}: mu {tuple(mu.shape)} and std {tuple(std.shape)} differ")
+
+
 def reparametrize(mu: Tensor, std: Tensor, n: int = 1) -> Tensor:
     """Draw ``n`` samples ``mu + std * eps`` with ``eps ~ N(0, I)``, stacked on a new first axis.
 
@@ -40,10 +51,7 @@ def reparametrize(mu: Tensor, std: Tensor, n: int = 1) -> Tensor:
     sampled latent trainable by back-propagation. Derived in the book's chapter 2, "Two
     reparametrised samples".
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"reparametrize: n must be an integer >= 1 (number of samples), got {n!r}")
-    if mu.shape != std.shape:
-        raise ValueError(f"reparametrize: mu {tuple(mu.shape)} and std {tuple(std.shape)} differ")
+    _check_gaussian("reparametrize", mu, std, n=n)
     eps = torch.randn((n, *mu.shape), dtype=mu.dtype, device=mu.device)
     return mu.unsqueeze(0) + std.unsqueeze(0) * eps
 
@@ -61,10 +69,7 @@ def gaussian_kl(mu: Tensor, std: Tensor, form: str = "reference") -> Tensor:
     minimised at ``std -> 0`` and ~ ``mu^2 / 2 + std^2`` for small ``std``: in practice an L2
     penalty on ``mu``.
     """
-    if form not in KL_FORMS:
-        raise ValueError(f"gaussian_kl: form must be one of {KL_FORMS}, got {form!r}")
-    if mu.shape != std.shape:
-        raise ValueError(f"gaussian_kl: mu {tuple(mu.shape)} and std {tuple(std.shape)} differ")
+    _check_gaussian("gaussian_kl", mu, std, form=form)
     if form == "reference":
         log_scale, var = std, torch.exp(2.0 * std)
     else:
@@ -75,10 +80,11 @@ def gaussian_kl(mu: Tensor, std: Tensor, form: str = "reference") -> Tensor:
 class VIBHead(nn.Module):
     """From encoder statistics to averaged logits: split, sample ``z``, decode, average.
 
-    ``stats`` (rows x 2K) holds ``mu`` in its first half and a raw scale in its second;
-    ``std = softplus(raw - std_offset)`` (offset 5 as in the official code, so ``std`` starts near
-    0.0067). ``decoder="mlp"`` is Linear(K,K)-ReLU-Linear(K,C) (VGG, CUB); ``"relu_linear"`` is
-    ReLU-Linear(K,C) (WRN, the official "v3" variant).
+    ``stats`` (rows x 2d, d the latent dimension; the official code's ``--K``) holds ``mu`` in its
+    first half and a raw scale in its second; ``std = softplus(raw - std_offset)`` (offset 5 as in
+    the official code, so ``std`` starts near 0.0067). ``decoder="mlp"`` is
+    Linear(d,d)-ReLU-Linear(d,C) (VGG, CUB); ``"relu_linear"`` is ReLU-Linear(d,C) (WRN, the
+    official "v3" variant).
     """
 
     def __init__(
@@ -109,7 +115,7 @@ class VIBHead(nn.Module):
             self.decode = nn.Sequential(nn.ReLU(), nn.Linear(latent_dim, num_classes))
 
     def split(self, stats: Tensor) -> tuple[Tensor, Tensor]:
-        """``mu`` and ``std`` from the encoder's 2K statistics."""
+        """``mu`` and ``std`` from the encoder's 2d statistics."""
         if stats.shape[-1] != 2 * self.latent_dim:
             raise ValueError(
                 f"VIBHead: expected {2 * self.latent_dim} statistics (2 x latent_dim), "
@@ -166,6 +172,18 @@ class LossParts:
         return dict(zip(self.NAMES, self.stacked().tolist()))
 
 
+def _check_loss_options(beta: Any, units: str, **weights: float) -> None:
+    """The argument checks of :func:`aib_loss` (kept out of its body, which the book shows)."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) \
+            or beta < 0:
+        raise ValueError(f"aib_loss: beta must be a finite number >= 0, got {beta!r}")
+    for name, value in weights.items():
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"aib_loss: {name} must be a finite number >= 0, got {value}")
+    if units not in LOSS_UNITS:
+        raise ValueError(f"aib_loss: units must be one of {LOSS_UNITS}, got {units!r}")
+
+
 def aib_loss(
     output: ModelOutput,
     targets: Tensor,
@@ -190,19 +208,8 @@ def aib_loss(
     the reported parts stay in bits either way. Terms absent from ``output`` (no KL, no quantiser,
     no auxiliary logits) contribute nothing.
     """
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) \
-            or beta < 0:
-        raise ValueError(f"aib_loss: beta must be a finite number >= 0, got {beta!r}")
-    for name, value in (
-        ("info_factor", info_factor),
-        ("codebook_weight", codebook_weight),
-        ("commitment_weight", commitment_weight),
-        ("aux_weight", aux_weight),
-    ):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"aib_loss: {name} must be a finite number >= 0, got {value}")
-    if units not in LOSS_UNITS:
-        raise ValueError(f"aib_loss: units must be one of {LOSS_UNITS}, got {units!r}")
+    _check_loss_options(beta, units, info_factor=info_factor, codebook_weight=codebook_weight,
+                        commitment_weight=commitment_weight, aux_weight=aux_weight)
     scale = 1.0 / LN2 if units == "bits" else 1.0
 
     logits = output.logits.float()

@@ -12,6 +12,13 @@ Two conventions of the book live here.
 * **One fixed colour scale per figure family**, never per-image min-max:
   :func:`fixed_scale_imshow` requires explicit ``vmin``/``vmax`` and :func:`fixed_colorbar`
   draws one colour bar for a whole family of images.
+* **Sharp at the size shown.** A panel's figure is rendered at ``scale`` (2) times the
+  resolution it is displayed at (:func:`figure_html`), with an ``alt`` text that says what it shows.
+* **Live-only controls.** Widgets that need a kernel (a "train a new β" box) carry
+  :data:`LIVE_CLASS` (:func:`live_only`); the book's style sheet hides them in the static page.
+
+The chapters' own figures, galleries, slider panels over stored runs and tables are built on top of
+this module in :mod:`aibnb.figures`.
 
 Every figure states the profile and seeds it was made with in its numbered caption
 (:func:`aibnb.chapter.provenance_note`), never over the plot.
@@ -38,15 +45,22 @@ from matplotlib.image import AxesImage
 
 __all__ = [
     "EXPLORER_CLASS",
+    "LIVE_CLASS",
     "PANEL_ATTRIBUTE",
     "SLIDER_CLASS",
     "STACK_CLASS",
+    "VERDICT_COLOURS",
     "PanelExplorer",
     "add_panel",
+    "claims_forest",
+    "figure_html",
     "figure_to_png",
     "fixed_colorbar",
     "fixed_scale_imshow",
+    "integer_log_axis",
+    "live_only",
     "panel_explorer",
+    "sweep_figure",
 ]
 
 EXPLORER_CLASS = "aibnb-explorer"
@@ -54,6 +68,10 @@ SLIDER_CLASS = "aibnb-explorer-slider"
 STACK_CLASS = "aibnb-explorer-stack"
 PANEL_CLASS = "aibnb-explorer-panel"
 PANEL_ATTRIBUTE = "data-aibnb-panel"
+TITLE_CLASS = "aibnb-explorer-title"
+FOOTER_CLASS = "aibnb-explorer-footer"
+#: widgets that need a live kernel; the book's style sheet (``book/_static/aibnb.css``) hides them
+LIVE_CLASS = "aibnb-live-only"
 
 Panel = Figure | str | widgets.Widget
 
@@ -84,22 +102,54 @@ def figure_to_png(fig: Figure, dpi: int = 100, *, palette: bool = False) -> byte
     return out.getvalue()
 
 
+def figure_html(
+    fig: Figure, *, alt: str, dpi: int = 100, scale: int = 2, palette: bool = False
+) -> str:
+    """An ``<img>`` tag embedding ``fig`` as a base64 PNG, sharp at the size it is shown.
+
+    The PNG is rendered at ``scale * dpi`` and displayed at ``dpi`` (its ``width`` attribute is
+    the pixel width divided by ``scale``), so a high-density screen gets one image pixel per
+    screen pixel; ``alt`` says what the figure shows (a screen reader reads it, and a browser
+    shows it when the image cannot be drawn). The figure is not closed.
+    """
+    if not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale must be an integer >= 1; got {scale!r}.")
+    png = figure_to_png(fig, dpi=dpi * scale, palette=palette)
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        width = max(1, round(image.size[0] / scale))
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f'<img src="data:image/png;base64,{data}" width="{width}" alt="{html.escape(alt, quote=True)}" '
+        'style="max-width:100%;height:auto;"/>'
+    )
+
+
+def live_only(widget: widgets.Widget) -> widgets.Widget:
+    """Mark ``widget`` as needing a live kernel (hidden in the static page); returns it."""
+    widget.add_class(LIVE_CLASS)
+    return widget
+
+
 def _panel_html(label: str, inner: str) -> str:
     return f'<div class="{PANEL_CLASS}" {PANEL_ATTRIBUTE}="{html.escape(label, quote=True)}">{inner}</div>'
 
 
-def _as_panel_widget(label: str, panel: Panel, dpi: int, palette: bool) -> widgets.Widget:
+def _as_panel_widget(
+    label: str, panel: Panel, dpi: int, palette: bool, description: str = "", scale: int = 2
+) -> widgets.Widget:
     """One panel as a widget whose HTML root carries ``data-aibnb-panel="<label>"``.
 
-    Figures become a base64 PNG ``<img>`` (and are closed, so they do not also print below the
-    cell); strings are taken as HTML; widgets are wrapped in a box under a small HTML header
-    that carries the attribute.
+    Figures become a base64 PNG ``<img>`` at ``scale`` times the shown resolution, with the alt
+    text "<description> = <label>" (and are closed, so they do not also print below the cell);
+    strings are taken as HTML; widgets are wrapped in a box under a small HTML header that
+    carries the attribute.
     """
     if isinstance(panel, Figure):
-        png = base64.b64encode(figure_to_png(panel, dpi=dpi, palette=palette)).decode("ascii")
+        alt = f"{description} = {label}" if description else label
+        img = figure_html(panel, alt=alt, dpi=dpi, scale=scale, palette=palette)
         plt.close(panel)
-        alt = html.escape(label, quote=True)
-        img = f'<img src="data:image/png;base64,{png}" alt="{alt}" style="max-width:100%;height:auto;"/>'
         return widgets.HTML(value=_panel_html(label, img))
     if isinstance(panel, str):
         return widgets.HTML(value=_panel_html(label, panel))
@@ -130,13 +180,18 @@ class PanelExplorer(widgets.VBox):
         footer: str | None,
         dpi: int,
         palette: bool,
+        scale: int = 2,
     ) -> None:
         children: list[widgets.Widget] = []
         if title:
-            children.append(widgets.HTML(value=f"<b>{html.escape(title)}</b>"))
+            head = widgets.HTML(value=f"<b>{html.escape(title)}</b>")
+            head.add_class(TITLE_CLASS)
+            children.append(head)
         children += [slider, stack]
         if footer:
-            children.append(widgets.HTML(value=f"<small>{html.escape(footer)}</small>"))
+            foot = widgets.HTML(value=f"<small>{html.escape(footer)}</small>")
+            foot.add_class(FOOTER_CLASS)
+            children.append(foot)
         super().__init__(children=children)
         self.add_class(EXPLORER_CLASS)
         self.slider = slider
@@ -144,6 +199,7 @@ class PanelExplorer(widgets.VBox):
         self.link = link
         self.dpi = dpi
         self.palette = palette
+        self.scale = scale
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -172,6 +228,7 @@ def panel_explorer(
     initial: int = 0,
     dpi: int = 100,
     palette: bool = True,
+    scale: int = 2,
 ) -> PanelExplorer:
     """A slider over ``labels`` that shows one precomputed panel per label, also in static HTML.
 
@@ -187,9 +244,9 @@ def panel_explorer(
         optional text above and below (state the profile and seed there or in each figure).
     initial:
         index of the panel shown first.
-    dpi, palette:
-        how figures are rendered (:func:`figure_to_png`); the 256-colour palette keeps a page
-        with many panels light.
+    dpi, palette, scale:
+        how figures are rendered (:func:`figure_html`): shown at ``dpi``, drawn at ``scale``
+        times that; the 256-colour palette keeps a page with many panels light.
 
     The slider's ``index`` is ``jslink``-ed to the ``Stack``'s ``selected_index``. CSS classes
     ``aibnb-explorer`` (box), ``aibnb-explorer-slider`` and ``aibnb-explorer-stack``, and the
@@ -205,7 +262,10 @@ def panel_explorer(
         )
     if int(initial) != initial or not 0 <= initial < len(labs):
         raise ValueError(f"initial must be an index in 0..{len(labs) - 1}; got {initial!r}.")
-    children = [_as_panel_widget(lab, pan, dpi, palette) for lab, pan in zip(labs, panels, strict=True)]
+    children = [
+        _as_panel_widget(lab, pan, dpi, palette, description, scale)
+        for lab, pan in zip(labs, panels, strict=True)
+    ]
     slider = widgets.SelectionSlider(
         options=labs,
         index=int(initial),
@@ -219,7 +279,7 @@ def panel_explorer(
     stack = widgets.Stack(children=children, selected_index=int(initial))
     stack.add_class(STACK_CLASS)
     link = widgets.jslink((slider, "index"), (stack, "selected_index"))
-    return PanelExplorer(slider, stack, link, title, footer, dpi, palette)
+    return PanelExplorer(slider, stack, link, title, footer, dpi, palette, scale)
 
 
 def add_panel(explorer: PanelExplorer, label: Any, panel: Panel, *, select: bool = True) -> None:
@@ -230,7 +290,9 @@ def add_panel(explorer: PanelExplorer, label: Any, panel: Panel, *, select: bool
     if lab in explorer.labels:
         raise ValueError(f"label {lab!r} is already in the explorer; labels must be unique.")
     old_index = explorer.slider.index
-    widget = _as_panel_widget(lab, panel, explorer.dpi, explorer.palette)
+    widget = _as_panel_widget(
+        lab, panel, explorer.dpi, explorer.palette, explorer.slider.description, explorer.scale
+    )
     explorer.stack.children = (*explorer.stack.children, widget)
     explorer.slider.options = (*explorer.labels, lab)  # resets index to 0 ...
     new_index = len(explorer.labels) - 1 if select else old_index
@@ -293,8 +355,23 @@ def fixed_colorbar(
     return cbar
 
 
+def integer_log_axis(ax: Axes, values: Sequence[float], axis: str = "x") -> None:
+    """A log axis labelled at the given values only (``2, 5, 10, 20, 50``): no ``2×10⁰``-style
+    minor labels that would overlap between close values."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y'; got {axis!r}.")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(sorted({float(v) for v in values})))
+    target.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    target.set_minor_locator(NullLocator())
+    target.set_minor_formatter(NullFormatter())
+
+
 #: one colour per verdict of :mod:`aibnb.reproduce.stats`, used by every claims figure of the book
-VERDICT_COLOURS = {"held": "C2", "reversed": "C3", "equivalent at this scale": "C0", "undecided": "0.45"}
+VERDICT_COLOURS = {"held": "C2", "reversed": "C3", "equivalent at this scale": "C0", "undecided": "0.45",
+                   "not testable at this scale": "0.75"}
 
 
 def claims_forest(ax: Axes, results: Any, labels: list[str], *, margin: float, xlabel: str) -> None:
@@ -349,6 +426,8 @@ def sweep_figure(frame: Any, setting: str, *, official: float, second: str, seco
         ax.plot(mean.index, mean.to_numpy(), "-", color="C0", lw=1.5, label="mean over seeds")
         ax.axvline(official, color="C3", lw=1, ls="--", label=f"official {official:g}")
         ax.set_xscale("log")
+        if setting == "num_anchors":  # few integer values, close together on a log axis
+            integer_log_axis(ax, values[setting].dropna().unique())
         ax.set_xlabel(label, fontsize=9)
         ax.set_ylabel(ylabel, fontsize=9)
         ax.tick_params(labelsize=8)

@@ -346,6 +346,15 @@ def stability_levels(code: str) -> np.ndarray:
     return np.array([-1 if c == "-" else int(c) for c in code], dtype=np.int64)
 
 
+def _check_pair(original: Explanation, modified: Explanation, tau: float | Sequence[float]
+                ) -> tuple[float, ...]:
+    """The argument checks of :func:`consistency_from_explanations` (kept out of its body, which
+    the book shows beside the equation); returns the thresholds as a tuple."""
+    if original.logits.shape != modified.logits.shape:
+        raise ValueError("original and modified explanations must cover the same images")
+    return check_taus(tau)
+
+
 def consistency_from_explanations(
     original: Explanation,
     modified: Explanation,
@@ -357,9 +366,7 @@ def consistency_from_explanations(
 
     The paper's Table 2 score, defined in the book's chapter 5 ("The protocol, choice by choice").
     """
-    taus = check_taus(tau)
-    if original.logits.shape != modified.logits.shape:
-        raise ValueError("original and modified explanations must cover the same images")
+    taus = _check_pair(original, modified, tau)
     sim = cosine_similarity(original.maps, modified.maps, normalize)
     same = original.predictions == modified.predictions
     n_same = int(same.sum())

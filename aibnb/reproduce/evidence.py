@@ -405,8 +405,8 @@ class Tier:
             raise ValueError(f"setting must be 'beta' or 'num_anchors', got {setting!r}")
         rows = []
         for r in self.records:
-            if r.config["model"] != model or r.config["dataset"] != dataset:
-                continue
+            if r.config["model"] != model or r.config["dataset"] != dataset or run_setting(r, "train_eval"):
+                continue  # the training-set ladder's runs are not a sweep's
             final = r.final or {}
             rows.append(
                 {

@@ -24,10 +24,9 @@ pytestmark = pytest.mark.book
 #: ``test_every_explorer_in_the_book_is_checked`` fails when one is missing from this list.
 EXPLORERS: list[tuple[str, int]] = [
     ("book/01_mi_bounds", 0),
-    ("book/02_vib_loss", 0),  # attention maps vs beta
-    ("book/03_ste_quantizer", 0),  # quantised maps vs N_q
-    ("book/05_interpretability", 0),  # failure gallery vs beta
-    ("book/05_interpretability", 1),  # failure gallery vs K
+    ("book/02_vib_loss", 0),  # the lab runs' attention maps vs β
+    ("book/03_ste_quantizer", 0),  # the lab runs' quantised maps vs K
+    ("book/05_interpretability", 0),  # the lab scene models' maps vs the model
 ]
 
 #: Pages whose math must be typeset by MathJax: the front page and every chapter.
@@ -135,3 +134,77 @@ def test_every_explorer_in_the_book_is_checked(built_html: Path) -> None:
     unchecked = sorted(found - set(EXPLORERS))
     assert not unchecked, f"add these (page, index) pairs to EXPLORERS: {unchecked}"
     assert set(EXPLORERS) <= found, f"listed but not in the book: {sorted(set(EXPLORERS) - found)}"
+
+
+#: Pages checked for their layout at the review's two widths.
+LAYOUT_PAGES = [*(c.docname for c in chapters()), "book/intro", "book/paper_map", "book/notation",
+                "book/timings"]
+
+#: In the page: how far the document scrolls sideways, and each table or explorer wider than the text
+#: that is not inside a box of its own that scrolls (and fits).
+OVERFLOW_JS = """
+const doc = document.documentElement;
+const main = document.querySelector('article') || document.body;
+const right = main.getBoundingClientRect().right;
+const bad = [];
+for (const el of main.querySelectorAll('table, .aibnb-explorer, mjx-container[display="true"]')) {
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || r.right <= right + 1) continue;
+  let box = el.parentElement, boxed = false;
+  while (box && box !== main) {
+    const o = getComputedStyle(box).overflowX;
+    if (o === 'auto' || o === 'scroll') {
+      boxed = box.getBoundingClientRect().right <= right + 1;
+      break;
+    }
+    box = box.parentElement;
+  }
+  if (!boxed) bad.push(el.tagName + ' ' + (el.className || '') + ' ' + Math.round(r.width) + 'px');
+}
+const clipped = [...main.querySelectorAll('mjx-container[display="true"]')]
+  .filter(e => e.scrollWidth > e.clientWidth + 2)
+  .map(e => (e.closest('div.math') || e).id || e.textContent.slice(0, 40));
+return {page: doc.scrollWidth - doc.clientWidth, bad: bad, clipped: clipped};
+"""
+
+
+def _layout(browser, site: str, page: str) -> dict:
+    bb.open_page(browser, f"{site}{page}.html")
+    bb.wait_for_math(browser)
+    if page in {p for p, _ in EXPLORERS}:
+        bb.wait_for_explorers(browser)
+    return browser.execute_script(OVERFLOW_JS)
+
+
+@pytest.mark.parametrize("page", LAYOUT_PAGES)
+def test_no_table_is_wider_than_the_page_at_1280_px(browser, site: str, page: str) -> None:
+    """At 1280 px every table, explorer and display equation fits the text, or scrolls in its own box."""
+    browser.set_window_size(1280, 1600)
+    report = _layout(browser, site, page)
+    assert report["bad"] == [], f"{page}: wider than the text and not in a box of its own: {report['bad']}"
+    assert report["page"] <= 1, f"{page}: the page scrolls sideways by {report['page']} px"
+    assert report["clipped"] == [], f"{page}: display equations behind a scroll bar: {report['clipped']}"
+
+
+@pytest.mark.parametrize("page", LAYOUT_PAGES)
+def test_the_page_fits_a_400_px_screen(browser, site: str, page: str) -> None:
+    """On a phone-sized screen nothing makes the whole page scroll sideways (wide tables scroll in
+    their own boxes)."""
+    browser.set_window_size(400, 900)
+    try:
+        report = _layout(browser, site, page)
+    finally:
+        browser.set_window_size(1280, 1600)
+    assert report["page"] <= 1, f"{page}: at 400 px the page scrolls sideways by {report['page']} px"
+
+
+@pytest.mark.parametrize("page", ["book/02_vib_loss", "book/03_ste_quantizer"])
+def test_controls_that_need_a_kernel_are_hidden_in_the_static_page(browser, site: str, page: str) -> None:
+    bb.open_page(browser, f"{site}{page}.html")
+    bb.wait_for_explorers(browser)
+    shown = browser.execute_script(
+        "const els = [...document.querySelectorAll('.aibnb-live-only')];"
+        "return {count: els.length, visible: els.filter(e => e.getClientRects().length > 0).length};"
+    )
+    assert shown["count"] >= 1, f"{page}: the live box is not on the page (or lost its class)"
+    assert shown["visible"] == 0, f"{page}: {shown['visible']} live-only control(s) visible without a kernel"

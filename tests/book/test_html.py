@@ -6,6 +6,7 @@ warnings as errors; a failed build fails every test here with the build's messag
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlparse
@@ -197,3 +198,120 @@ def test_every_figure_is_numbered_and_captioned(built_html: Path, chapter: Chapt
         caption = figure.select_one("figcaption")
         if caption is not None and figure.select_one("img") is not None:
             assert "rofile" in caption.get_text(), f"{chapter.docname}: a caption without its profile"
+
+
+# ---- what a reader sees: slider panels that agree with their tables, no placeholders, alt texts, ------
+# ---- equation references --------------------------------------------------------------------------
+
+#: Pages whose explorers draw stored runs beside a table of the same runs (aibnb.figures.explorer).
+STORED_EXPLORER_PAGES = ("book/02_vib_loss", "book/03_ste_quantizer", "book/05_interpretability")
+#: Sentences that stand where a result should be: a section with nothing stored says what would be
+#: there and how to make it, in one sentence, or is left out.
+PLACEHOLDERS = ("not stored yet", "no stored run yet", "no stored benchmark", "nothing to draw",
+                "no stored lab", "has not stored", "no stored β sweep", "no stored k sweep")
+#: An equation reference renders with its own parentheses, "(1.5)": "((1.5))" is written "({eq}`x`)".
+DOUBLED_EQ_PARENS = re.compile(r"\(\s*\(\d+\.\d+\)")
+
+
+def widget_html_values(soup: BeautifulSoup) -> list[str]:
+    """The HTML strings of the page's saved ipywidgets (the explorers' panels, titles, footers)."""
+    tag = soup.find("script", type="application/vnd.jupyter.widget-state+json")
+    if tag is None:
+        return []
+    state = json.loads(tag.string)["state"]
+    return [m["state"]["value"] for m in state.values()
+            if m.get("model_name") == "HTMLModel" and isinstance(m.get("state", {}).get("value"), str)]
+
+
+def panel_numbers(soup: BeautifulSoup) -> dict[str, dict[str, dict[str, str]]]:
+    """``{table id: {panel label: {column: text}}}`` of every explorer panel drawn from stored runs."""
+    found: dict[str, dict[str, dict[str, str]]] = {}
+    for value in widget_html_values(soup):
+        panel = BeautifulSoup(value, "html.parser")
+        root = panel.find(attrs={"data-aibnb-panel": True})
+        numbers = panel.find(attrs={"data-aibnb-table": True})
+        if root is None or numbers is None:
+            continue
+        spans = numbers.find_all(attrs={"data-aibnb-stat": True})
+        stats = {s["data-aibnb-stat"]: s.get_text(strip=True) for s in spans}
+        found.setdefault(numbers["data-aibnb-table"], {})[root["data-aibnb-panel"]] = stats
+    return found
+
+
+def table_rows(table) -> dict[str, dict[str, str]]:
+    """``{row label: {column header: cell text}}`` of a pandas table (index in the row's ``th``)."""
+    header = [th.get_text(strip=True) for th in table.select("thead tr")[0].find_all("th")][1:]
+    rows = {}
+    for tr in table.select("tbody tr"):
+        cells = [td.get_text(strip=True) for td in tr.find_all("td")]
+        rows[tr.find("th").get_text(strip=True)] = dict(zip(header, cells, strict=True))
+    return rows
+
+
+def test_panel_numbers_and_table_rows_are_compared_cell_by_cell() -> None:
+    page = BeautifulSoup(
+        '<table data-aibnb-table="t"><thead><tr><th></th><th>seeds</th><th>test error (%)</th></tr></thead>'
+        "<tbody><tr><th>0.01</th><td>5</td><td>13.46 ± 0.87</td></tr></tbody></table>", "html.parser")
+    assert table_rows(page.find("table")) == {"0.01": {"seeds": "5", "test error (%)": "13.46 ± 0.87"}}
+    assert DOUBLED_EQ_PARENS.search("as in ((1.5)), below") and not DOUBLED_EQ_PARENS.search("as in (1.5)")
+
+
+@pytest.mark.parametrize("page", STORED_EXPLORER_PAGES)
+def test_slider_panels_show_the_numbers_of_the_table_of_the_same_runs(built_html: Path, page: str) -> None:
+    """Each panel of an explorer over stored runs prints, for its setting, exactly the cells of the
+    table row of that setting (the same runs): a panel and a table can never disagree."""
+    soup = _soup(built_html / f"{page}.html")
+    panels = panel_numbers(soup)
+    assert panels, f"{page}: no explorer panel over stored runs (aibnb.figures.explorer.stored_explorer)"
+    for table_id, by_label in panels.items():
+        if table_id == "live":
+            continue
+        tables = soup.select(f'table[data-aibnb-table="{table_id}"]')
+        assert len(tables) == 1, f"{page}: {len(tables)} tables with data-aibnb-table={table_id!r}"
+        rows = table_rows(tables[0])
+        assert set(by_label) == set(rows), f"{page}: panels {sorted(by_label)} but table rows {sorted(rows)}"
+        for label, stats in by_label.items():
+            assert stats == rows[label], f"{page}, {table_id}, {label}: panel {stats} but table {rows[label]}"
+
+
+def _visible_text(soup: BeautifulSoup) -> str:
+    for tag in soup.select("script, style, div.cell_input, div.literal-block-wrapper, pre"):
+        tag.decompose()
+    return (soup.select_one("article") or soup).get_text(" ")
+
+
+@pytest.mark.parametrize("page", [*(c.docname for c in chapters()), "book/intro", "book/paper_map",
+                                  "book/notation", TIMINGS_PAGE])
+def test_pages_hold_no_placeholders_and_single_equation_parentheses(built_html: Path, page: str) -> None:
+    soup = _soup(built_html / f"{page}.html")
+    panels = " ".join(BeautifulSoup(v, "html.parser").get_text(" ") for v in widget_html_values(soup))
+    text = _visible_text(soup) + " " + panels
+    lowered = text.lower()
+    found = [p for p in PLACEHOLDERS if p.lower() in lowered]
+    assert not found, f"{page}: placeholder text {found}"
+    doubled = [m.group(0) for m in DOUBLED_EQ_PARENS.finditer(text)]
+    assert not doubled, f"{page}: equation references with doubled parentheses {doubled}"
+
+
+def _alt_is_a_path(alt: str | None, src: str) -> bool:
+    alt = (alt or "").strip()
+    return (not alt or alt == src or "_images/" in alt or alt.endswith((".png", ".svg", ".jpg"))
+            or alt.startswith("data:"))
+
+
+@pytest.mark.parametrize("page", [*(c.docname for c in chapters()), "book/intro"])
+def test_every_image_has_an_alt_text_that_says_what_it_shows(built_html: Path, page: str) -> None:
+    soup = _soup(built_html / f"{page}.html")
+    images = [(img.get("alt"), img.get("src", "")) for img in soup.select("article img")]
+    for value in widget_html_values(soup):
+        panel = BeautifulSoup(value, "html.parser")
+        images += [(img.get("alt"), img.get("src", "")) for img in panel.find_all("img")]
+    bad = [src[:60] for alt, src in images if _alt_is_a_path(alt, src)]
+    assert not bad, f"{page}: {len(bad)} image(s) whose alt text is empty or a path: {bad[:3]}"
+
+
+def test_the_timings_page_lists_the_stored_results_the_chapters_read(built_html: Path) -> None:
+    text = _soup(built_html / f"{TIMINGS_PAGE}.html").get_text(" ")
+    assert "stale run" not in text
+    assert "Stored results the chapters read" in text and "`ci`" not in text  # code spans rendered
+    assert "lab" in text and "beta_sweep.json" in text

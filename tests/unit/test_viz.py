@@ -177,3 +177,42 @@ def test_fixed_scale_imshow_keeps_the_given_range():
     with pytest.raises(ValueError, match="2-D"):
         viz.fixed_scale_imshow(axes[0], np.zeros(4), vmin=0.0, vmax=1.0)
     plt.close(fig)
+
+
+def test_figure_html_is_twice_as_sharp_as_shown_and_says_what_it_shows():
+    from PIL import Image
+
+    fig = _figure(1)
+    tag = viz.figure_html(fig, alt='β = 0.01: "maps"', dpi=50, scale=2)
+    plt.close(fig)
+    width = int(re.search(r'width="(\d+)"', tag).group(1))
+    with Image.open(io.BytesIO(_png_from_html(tag))) as image:
+        assert abs(image.size[0] - 2 * width) <= 1  # drawn at twice the width it is shown at
+    assert 'alt="β = 0.01: &quot;maps&quot;"' in tag
+    with pytest.raises(ValueError, match="scale"):
+        viz.figure_html(_figure(1), alt="x", scale=0)
+
+
+def test_explorer_panels_have_descriptive_alt_text():
+    exp = viz.panel_explorer(["0.01", "0.1"], [_figure(1), _figure(2)], description="β")
+    for label, child in zip(["0.01", "0.1"], exp.stack.children, strict=True):
+        assert f'alt="β = {label}"' in child.value
+    assert viz.TITLE_CLASS not in exp._dom_classes
+
+
+def test_live_only_marks_a_widget_for_the_style_sheet():
+    box = viz.live_only(widgets.HBox())
+    assert viz.LIVE_CLASS in box._dom_classes
+
+
+def test_integer_log_axis_labels_only_the_given_values():
+    fig, ax = plt.subplots()
+    ax.plot([2, 5, 10, 20, 50], [1, 2, 3, 4, 5])
+    ax.set_xscale("log")
+    viz.integer_log_axis(ax, [2, 5, 10, 20, 50])
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "5", "10", "20", "50"]
+    assert ax.xaxis.get_minorticklocs().size == 0
+    with pytest.raises(ValueError, match="axis"):
+        viz.integer_log_axis(ax, [1], axis="z")
+    plt.close(fig)

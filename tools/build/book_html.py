@@ -91,8 +91,52 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def timings_page(found: list[Chapter], records: dict[str, dict[str, Any]]) -> str:
-    """The Markdown of the appendix "Execution times and budgets" from ``timings.json``."""
+def _short_commit(commit: Any) -> str:
+    text = str(commit or "unknown")
+    return text[:12] + ("+dirty" if text.endswith("-dirty") else "")
+
+
+def stored_results(root: Path = ROOT) -> list[dict[str, str]]:
+    """What the chapters read besides their own live runs: the stored ``lab`` and ``full`` tiers
+    (run count, dates, commits, devices) and each stored ``ci`` result, with its provenance."""
+    rows = []
+    for tier in ("lab", "full"):
+        provs = []
+        for path in sorted((root / "book" / "results" / tier / "runs").glob("*/provenance.json")):
+            try:
+                provs.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue
+        if not provs:
+            continue
+        dates = sorted(str(p.get("created", ""))[:10] for p in provs if p.get("created"))
+        commits = sorted({_short_commit(p.get("commit")) for p in provs})
+        devices = sorted({str(p.get("device", "unknown")) for p in provs})
+        rows.append({
+            "result": f"`{tier}` tier, {len(provs)} runs (`book/results/{tier}/runs/`)",
+            "made": f"{dates[0]} to {dates[-1]}" if dates else "unknown",
+            "commit": f"{len(commits)} commits" if len(commits) > 1 else commits[0],
+            "device": "; ".join(devices),
+        })
+    for path in sorted((root / "book" / "results" / "ci").glob("*.json")):
+        try:
+            prov = json.loads(path.read_text(encoding="utf-8")).get("provenance") or {}
+        except (OSError, ValueError):
+            continue
+        devices = prov.get("device", "unknown")
+        rows.append({
+            "result": f"`ci` sweep `book/results/ci/{path.name}`",
+            "made": str(prov.get("created", "unknown"))[:10],
+            "commit": _short_commit(prov.get("commit")),
+            "device": devices if isinstance(devices, str) else "; ".join(devices),
+        })
+    return rows
+
+
+def timings_page(found: list[Chapter], records: dict[str, dict[str, Any]],
+                 stored: list[dict[str, str]] | None = None) -> str:
+    """The Markdown of the appendix "Execution times and budgets" from ``timings.json``, and the
+    stored results the chapters read (``stored``, default :func:`stored_results`)."""
     rows = []
     total_s = total_budget = 0.0
     for chapter in found:
@@ -122,16 +166,31 @@ def timings_page(found: list[Chapter], records: dict[str, dict[str, Any]]) -> st
         f"All executed chapters together took {total_s:.1f} s of wall time, against "
         f"{total_budget:g} s of budget at the `ci` profile."
     )
+    stored = stored_results() if stored is None else stored
+    stored_table = ""
+    if stored:
+        stored_table = (
+            "\n## Stored results the chapters read\n\n"
+            "Besides the runs a chapter trains while it executes, the chapters read results stored "
+            "earlier, by other commits and on other machines: the `lab` tier (the evidence the "
+            "chapters lead with) and the small `ci` sweeps (which only demonstrate the sweeps' code "
+            "path). Each run and each sweep carries its provenance; a chapter that compares a live "
+            "run with a stored one asserts agreement only when both ran on the same kind of CPU.\n\n"
+            "| stored result | made (UTC) | commit | device |\n|---|---|---|---|\n"
+            + "\n".join(f"| {_cell(r['result'])} | {_cell(r['made'])} | {_cell(r['commit'])} | "
+                        f"{_cell(r['device'])} |" for r in stored) + "\n"
+        )
     return (
         "(appendix-timings)=\n# Execution times and budgets\n\n"
         "Every chapter of this build was executed from top to bottom by papermill "
-        "(`make execute`) before the pages were rendered; nothing on these pages comes from a "
-        "stale run. The table lists each chapter's last run as recorded in "
+        "(`make execute`) before the pages were rendered: every number a chapter computes live "
+        "comes from that run. The table lists each chapter's last run as recorded in "
         "`_build/executed/timings.json`: its profile, wall time (kernel start included), its "
         "time budget at the `ci` profile (notebook metadata `aibnb.budget_s`; `make book` fails "
         "when a `ci` run exceeds it), the parameters that differ from the notebook's defaults, "
-        "and the commit and date of the run (`+dirty`: uncommitted changes).\n\n"
-        f"{header}\n" + "\n".join(rows) + f"\n\n{total}\n"
+        "and the commit and date of the run (`+dirty`: uncommitted changes). The stored results "
+        "the chapters read are listed below it, with where and when they were made.\n\n"
+        f"{header}\n" + "\n".join(rows) + f"\n\n{total}\n" + stored_table
     )
 
 
