@@ -77,12 +77,14 @@ def test_holm_levels_reject_exactly_where_holm_s_adjusted_p_does():
     from statsmodels.stats.multitest import multipletests
 
     rng = np.random.default_rng(3)
-    for _ in range(200):
+    for trial in range(200):
         p = rng.uniform(0, 0.1, size=rng.integers(1, 9)) ** rng.uniform(0.5, 3)
         levels = stats.holm_levels(p)
-        reject, adjusted, *_ = multipletests(p, alpha=0.05, method="holm")
-        assert [pi < lv for pi, lv in zip(p, levels)] == list(reject)
-        assert stats.holm(p) == pytest.approx(list(adjusted))
+        assert [pi < lv for pi, lv in zip(p, levels)] == [h < 0.05 for h in stats.holm(p)]
+        if trial < 12:  # statsmodels' multipletests is slow (tens of ms a call): a sample suffices
+            reject, adjusted, *_ = multipletests(p, alpha=0.05, method="holm")
+            assert [pi < lv for pi, lv in zip(p, levels)] == list(reject)
+            assert stats.holm(p) == pytest.approx(list(adjusted))
     assert math.isnan(stats.holm_levels([0.01, float("nan")])[1])
 
 

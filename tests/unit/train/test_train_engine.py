@@ -75,8 +75,8 @@ def test_validation_every_few_epochs_and_the_gap_leave_every_other_number_unchan
     (the training-set ladder's 10,000-image cell repeats Table 1's runs)."""
     from aibnb.train import TrainConfig
 
-    plain = fit(**{**tiny, "epochs": 3})
-    gap = fit(**{**tiny, "epochs": 3, "train_eval": True})
+    plain = fit(**tiny)
+    gap = fit(**{**tiny, "train_eval": True})
     assert gap.path != plain.path  # a different run: it stores more
     assert [r["val_acc"] for r in gap.metrics] == [r["val_acc"] for r in plain.metrics]
     same = {k: v for k, v in gap.final.items() if k in plain.final and k != "wall_time_s"}
@@ -87,9 +87,9 @@ def test_validation_every_few_epochs_and_the_gap_leave_every_other_number_unchan
     )
     with np.load(plain.path / "predictions.npz") as a, np.load(gap.path / "predictions.npz") as b:
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
-    sparse = fit(**{**tiny, "epochs": 5, "val_every": 2})
-    assert [("val_acc" in r) for r in sparse.metrics] == [False, True, False, True, True]
-    assert sparse.final["best_epoch"] in (2, 4, 5)
+    sparse = fit(**{**tiny, "epochs": 3, "val_every": 2})
+    assert [("val_acc" in r) for r in sparse.metrics] == [False, True, True]  # and after the last
+    assert sparse.final["best_epoch"] in (2, 3)
     # the new fields keep every older run's hash: they are hashed only when set
     assert TrainConfig(**tiny).hash() == TrainConfig(**tiny, val_every=None, train_eval=False).hash()
     assert TrainConfig(**tiny).hash() != TrainConfig(**tiny, val_every=2).hash()
