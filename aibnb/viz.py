@@ -410,7 +410,7 @@ def sweep_figure(frame: Any, setting: str, *, official: float, second: str, seco
     one grey dot per run, the mean over seeds as a line, the official value marked.
 
     ``frame``: rows with ``setting``, ``seed``, ``test_error`` and ``second`` (e.g.
-    :meth:`aibnb.reproduce.evidence.Tier.sweep_frame`).
+    :func:`aibnb.figures.explorer.points_frame`).
     """
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.1), layout="constrained")
     label = "β" if setting == "beta" else "number of anchors K"

@@ -249,12 +249,13 @@ def confidence_text(r: ClaimResult) -> str:
     return f"{c:.1f} %" if c < 99.95 else f"{c:.2f} %"
 
 
+def _bracketed(value: float, low: float, high: float) -> str:
+    return f"{_points(value, sign=True)} [{_points(low, sign=True)}, {_points(high, sign=True)}]"
+
+
 def interval_text(r: ClaimResult) -> str:
     """``"+1.23 [+0.45, +2.01]"``: the mean advantage and the interval the verdict is read from."""
-    if not r.testable:
-        return "–"
-    low, high = _points(r.ci_low, sign=True), _points(r.ci_high, sign=True)
-    return f"{_points(r.advantage, sign=True)} [{low}, {high}]"
+    return _bracketed(r.advantage, r.ci_low, r.ci_high) if r.testable else "–"
 
 
 def robustness_text(r: ClaimResult) -> str:
@@ -274,8 +275,7 @@ def pooled_text(r: ClaimResult) -> str:
     c = r.pooled
     if c is None:
         return "–"
-    return (f"{_points(c.advantage, sign=True)} [{_points(c.ci_low, sign=True)}, "
-            f"{_points(c.ci_high, sign=True)}]: {c.verdict}")
+    return f"{_bracketed(c.advantage, c.ci_low, c.ci_high)}: {c.verdict}"
 
 
 def _images_text(r: ClaimResult) -> str:
@@ -362,7 +362,8 @@ def pooled_sentence(results: Sequence[ClaimResult], names: dict[str, str] | None
         return head + "."
     items = "; ".join(
         f"{names.get(r.a, r.a)} below {names.get(r.b, r.b)}: {r.pooled.verdict} "
-        f"({pooled_text(r).split(':')[0]} points) where the pairs say {r.verdict}"
+        f"({_bracketed(r.pooled.advantage, r.pooled.ci_low, r.pooled.ci_high)} points) where the pairs say "
+        f"{r.verdict}"
         for r in differ
     )
     return f"{head}; it differs on {items}."

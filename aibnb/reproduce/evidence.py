@@ -28,7 +28,7 @@ import numpy as np
 from aibnb import runs
 from aibnb.reproduce import stats
 from aibnb.reproduce.claims import consistency_excess, consistency_per_image, posthoc_conditions
-from aibnb.reproduce.health import learned, plateau, regime
+from aibnb.reproduce.health import learned, regime
 from aibnb.reproduce.pairing import (
     Paired,
     errors,
@@ -46,6 +46,8 @@ if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
     import pandas as pd
 
 __all__ = ["GPU_ONLY", "Tier"]
+
+FM = "fashion_mnist"  # the training-set ladder's dataset
 
 #: Why a claim about a WRN model has no verdict on a CPU tier
 GPU_ONLY = "GPU tier only: the WRN family is trained in the full tier, not on a CPU"
@@ -182,9 +184,13 @@ class Tier:
         is not testable; the pooled model over every run of the claims' models is the cross-check.
         """
         items = [(t, a, b, self._errors_paired(a, b, dataset, **settings)) for t, a, b in claims]
+        return self.decide(items, margin=margin, pooled=self._pooled_errors(items, dataset, **settings))
+
+    def _pooled_errors(self, items: Sequence[tuple[str, str, str, Paired | str | None]], dataset: str,
+                       **settings: Any) -> dict[str, dict[int, float]]:
+        """Every run's error of the models the testable ``items`` compare: the pooled model's data."""
         models = {m for _, a, b, got in items if isinstance(got, Paired) for m in (a, b)}
-        pooled = {m: errors(self.select(m, dataset, **settings)) for m in sorted(models)}
-        return self.decide(items, margin=margin, pooled=pooled)
+        return {m: errors(self.select(m, dataset, **settings)) for m in sorted(models)}
 
     def ladder_sizes(self, model: str = "vgg") -> list[int]:
         """The training-set sizes of the training-set ladder that hold runs of ``model``."""
@@ -202,17 +208,22 @@ class Tier:
         """Decide ``claims`` at every training-set size of the ladder (one family: Holm's procedure
         runs over all sizes at once, as the ladder's power computation assumed). Each result's
         ``claim`` names its size; the pooled model is fitted size by size."""
-        out = []
+        items, cells, pooled = [], [], []
         for size in sizes if sizes is not None else self.ladder_sizes():
-            named = [(f"{t} ({size:,} training images)", a, b) for t, a, b in claims]
             cell = {"train_subset": size, "train_eval": True}
-            results = self.claims(named, margin=margin, **cell)
-            for r in results:
-                r.context = {"train_subset": size}
-            out.append(results)
-        family = [r for results in out for r in results]
-        stats.decide(family)  # Holm over every size at once, for the paired claims and the pooled model
-        decide_pooled([r.pooled for r in family if r.pooled is not None], margin=margin)
+            found = [(f"{t} ({size:,} training images)", a, b, self._errors_paired(a, b, FM, **cell))
+                     for t, a, b in claims]
+            items += found
+            cells += [size for *_, got in found if got is not None]
+            data = self._pooled_errors(found, FM, **cell)
+            pairs = [(a, b) for _, a, b, got in found if isinstance(got, Paired) and got.reason is None]
+            pooled.append({(a, b, size): c for (a, b), c in pooled_contrasts(data, pairs).items()})
+        family = self.decide(items, margin=margin)  # Holm over every size at once
+        contrasts = {k: c for by_size in pooled for k, c in by_size.items()}
+        decide_pooled(list(contrasts.values()), margin=margin)  # the pooled model's too, size by size
+        for r, size in zip(family, cells, strict=True):
+            r.context = {"train_subset": size}
+            r.pooled = contrasts.get((r.a, r.b, size)) if r.testable else None
         return family
 
     def ladder_frame(self, models: Sequence[str]) -> pd.DataFrame:
@@ -394,32 +405,6 @@ class Tier:
 
         return self.decide([(t, a, b, paired(a, b)) for t, a, b in claims], margin=margin,
                            lower_is_better=False)
-
-    def sweep_frame(self, model: str, setting: str, dataset: str = "fashion_mnist") -> pd.DataFrame:
-        """Every stored run of ``model`` along a swept ``setting`` (``"beta"`` or ``"num_anchors"``):
-        one row per run with the setting's value, the seed, the test error, the KL term and the
-        I(Z;Y) bound (bits, test set), the anchors' perplexity where there is one, and the plateau."""
-        import pandas as pd
-
-        if setting not in ("beta", "num_anchors"):
-            raise ValueError(f"setting must be 'beta' or 'num_anchors', got {setting!r}")
-        rows = []
-        for r in self.records:
-            if r.config["model"] != model or r.config["dataset"] != dataset or run_setting(r, "train_eval"):
-                continue  # the training-set ladder's runs are not a sweep's
-            final = r.final or {}
-            rows.append(
-                {
-                    setting: run_setting(r, setting),
-                    "seed": int(r.config["seed"]),
-                    "test_error": final.get("test_error"),
-                    "kl_bits": final.get("test_info_bits"),
-                    "izy_bits": final.get("test_izy_bits"),
-                    "perplexity": final.get("test_perplexity"),
-                    "plateau": plateau(r)[0],
-                }
-            )
-        return pd.DataFrame(rows)
 
     def setting_claims(
         self,

@@ -57,10 +57,8 @@ __all__ = [
     "check_archive",
     "expected_identity",
     "export_run",
-    "is_locked",
     "pack",
     "planned_status",
-    "run_lock",
     "store_dir",
     "unpack",
     "work",
@@ -96,8 +94,7 @@ def stored_runs(store: Path) -> list[Path]:
 
 # ---------------------------------------------------------------------------------------------
 # Locks: the run lock lives in :mod:`aibnb.locks`, shared with the training engine (``fit`` takes
-# the same lock again, re-entrantly, when the queue calls it); ``run_lock`` and ``is_locked`` are
-# still importable from here.
+# the same lock again, re-entrantly, when the queue calls it).
 
 
 # ---------------------------------------------------------------------------------------------

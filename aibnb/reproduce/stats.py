@@ -270,16 +270,6 @@ def verdict_of_interval(low: float, high: float, margin: float = SMALLEST_EFFECT
     return "undecided"
 
 
-def _interval_at(adv: np.ndarray, level: float) -> tuple[float, float, float]:
-    """Mean and two-sided t-interval of the advantages at confidence ``1 - level``; a spread of
-    zero gives a point interval (a difference every seed agrees on to the last digit)."""
-    mean = float(adv.mean())
-    if len(adv) < 2 or not math.isfinite(level):
-        return mean, -math.inf, math.inf
-    half = float(stats.t.ppf(1 - level / 2, len(adv) - 1) * adv.std(ddof=1) / math.sqrt(len(adv)))
-    return mean, mean - half, mean + half
-
-
 @dataclass
 class ClaimResult:
     """One claim decided: the paired advantage of ``a`` over ``b`` and everything behind the verdict.
@@ -437,7 +427,7 @@ def decide(results: Sequence[ClaimResult], *, alpha: float = ALPHA) -> list[Clai
         adv = np.array([r.advantages[s] for s in sorted(r.advantages)], dtype=float)
         r.level, r.p_seeds_holm = level, ps
         r.p_images_holm = pi if r.p_images is not None else None
-        r.advantage, r.ci_low, r.ci_high = _interval_at(adv, level)
+        r.advantage, r.ci_low, r.ci_high = paired_interval(adv, 1 - level)
         r.verdict = verdict_of_interval(r.ci_low, r.ci_high, r.margin)
         sd = float(adv.std(ddof=1)) if len(adv) > 1 else math.nan
         r.detectable = detectable_difference(sd, len(adv), alpha=level)
@@ -446,6 +436,6 @@ def decide(results: Sequence[ClaimResult], *, alpha: float = ALPHA) -> list[Clai
         if len(seeds) > 2:
             for drop in seeds:
                 rest = np.array([r.advantages[s] for s in seeds if s != drop], dtype=float)
-                r.leave_one_out[drop] = verdict_of_interval(*_interval_at(rest, level)[1:], r.margin)
+                r.leave_one_out[drop] = verdict_of_interval(*paired_interval(rest, 1 - level)[1:], r.margin)
         r.robust = bool(r.leave_one_out) and all(v == r.verdict for v in r.leave_one_out.values())
     return list(results)
