@@ -6,11 +6,13 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from aibnb import runs
+from aibnb.locks import is_locked
 from aibnb.reproduce import queue
 from aibnb.reproduce.evidence import Tier
 from aibnb.reproduce.plan import plan
@@ -240,6 +242,67 @@ def test_a_comparison_near_chance_is_not_testable_and_wrn_claims_are_for_the_gpu
     results = tier.claims([("AIB lowers the error", "vgg_aib", "vgg"), ("AIB on WRN", "wrn_aib", "wrn")])
     assert results[0].testable and results[1].reason.startswith("GPU tier only")
     assert results[0].level == pytest.approx(0.05)  # the untestable claim is not in Holm's family
+
+
+def test_a_run_s_time_is_estimated_from_its_epochs_left_and_measured_as_it_goes(tmp_path):
+    cfg = SimpleNamespace(model="vgg_aib", profile="lab", train_subset=5000, epochs=12)  # half lab's size
+    path = tmp_path / "run"
+    assert queue.epochs_done(path) == 0 and queue.epoch_scale(cfg) == 0.5
+    path.mkdir()
+    (path / "metrics.jsonl").write_text('{"epoch": 0}\n{"epoch": 1}\n')
+    assert queue.epochs_done(path) == 2
+    assert queue.time_needed(cfg, path, {"vgg": 40.0}, partial=False) == 40.0 * 0.5 * 10 + 20.0
+    assert queue.time_needed(cfg, path, {"vgg": 40.0}, partial=True) == 40.0 * 0.5 * 1.5
+    assert queue.time_needed(cfg, path, {}, partial=False) == 30.0 * 0.5 * 10 + 20.0  # unknown family
+    done = SimpleNamespace(**{**vars(cfg), "epochs": 2})
+    assert queue.time_needed(done, path, {"vgg": 40.0}, partial=False) == 40.0 * 0.5 + 20.0  # at least one
+    record = SimpleNamespace(metrics=[{"epoch_time_s": 10.0}, {"epoch_time_s": 12.0}])
+    assert queue.measured_epoch_s(record, cfg) == {"vgg": 24.0}  # the slowest epoch, at lab's size
+    assert queue.measured_epoch_s(SimpleNamespace(metrics=[]), cfg) == {}
+
+
+def test_a_finished_run_is_scored_once_checked_exported_and_indexed(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(queue, "score_run", lambda record, *a: calls.append(record.name) or {"scored": 1})
+    record = runs.RunRecord.load(_fake_run(tmp_path / "cache" / "vgg-fm-1"))
+    store = tmp_path / "store"
+    assert not queue.is_stored(store, record.name)
+    queue.store_run(record, SimpleNamespace(group="table1"), store, "lab", "cpu")
+    assert queue.is_stored(store, record.name) and calls == ["vgg-fm-1"]
+    assert runs.read_json(store / "runs" / "vgg-fm-1" / "scores.json") == {"scored": 1}
+    assert [r["run"] for r in runs.read_json(store / "index.json")["runs"]] == ["vgg-fm-1"]
+    assert (store / "claims_table1.json").exists()
+    other = runs.RunRecord.load(_fake_run(tmp_path / "cache" / "vgg-fm-2", code=2))
+    runs.write_json(other.path / "scores.json", {"scored": 0})
+    with pytest.raises(queue.TierMismatchError, match="version 1"):
+        queue.store_run(other, SimpleNamespace(group="table1"), store, "lab", "cpu")
+    assert calls == ["vgg-fm-1"] and not queue.is_stored(store, "vgg-fm-2")  # scored already; refused
+
+
+def test_a_stored_run_is_rescored_from_its_checkpoint_under_its_lock(tmp_path, monkeypatch, isolated_runs):
+    path = _fake_run(tmp_path / "cache" / "vgg-fm-1")
+    runs.write_json(path / "scores.json", {"scorer": 1})
+    store = tmp_path / "store"
+    queue.export_run(path, store)
+    planned = SimpleNamespace(group="table1")
+    newer = []
+
+    def rescore(record, profile, device, group):
+        assert is_locked(record.name) and group == "table1"
+        runs.write_json(record.path / "scores.json", {"scorer": 2})
+        newer.append(record.name)
+        return True
+
+    monkeypatch.setattr(queue, "rescore_run", rescore)
+    assert not queue.rescore_stored(planned, path, store, "lab", "cpu")  # no best.pt in the cache
+    (path / "best.pt").write_bytes(b"weights")
+    assert queue.rescore_stored(planned, path, store, "lab", "cpu") and newer == ["vgg-fm-1"]
+    assert runs.read_json(store / "runs" / "vgg-fm-1" / "scores.json") == {"scorer": 2}
+    assert (store / "index.json").exists() and not is_locked("vgg-fm-1")
+    monkeypatch.setattr(queue, "rescore_run", lambda *a: False)  # up to date: nothing is rewritten
+    (store / "index.json").unlink()
+    assert not queue.rescore_stored(planned, path, store, "lab", "cpu")
+    assert not (store / "index.json").exists()
 
 
 def test_run_queue_cli_rejects_bad_jobs():
