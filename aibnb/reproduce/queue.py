@@ -26,7 +26,7 @@ The queue is meant to advance in the background over several working sessions:
 On a GPU machine, ``--out DIR`` also packs every stored run of the tier into ``DIR/results.tar.gz``
 after each run (what comes back from a lent machine), and :func:`unpack` brings such an archive
 home, after checking that every run in it reads cleanly and has the tier's identity.
-``tools/experiments/run_queue.py`` is the command line.
+``python -m aibnb queue`` is the command line (:mod:`aibnb.reproduce.cli`).
 """
 
 from __future__ import annotations
@@ -434,7 +434,8 @@ def epoch_scale(cfg: TrainConfig) -> float:
 
 
 def spawn_workers(jobs: int, argv: list[str], log_dir: Path | None = None) -> int:
-    """Start ``jobs`` single-thread worker processes running ``argv`` and wait for them all.
+    """Start ``jobs`` single-thread worker processes, each the interpreter with the arguments
+    ``argv`` (``-m aibnb queue run --jobs 1 ...``), and wait for them all.
 
     Each worker has ``OMP_NUM_THREADS=1`` (the tier's thread count is also fixed by its profile).
     Returns the number of workers that failed.
