@@ -69,8 +69,8 @@ sweep: install data  ## recompute the stored β/K sweeps of chapters 2, 3 and 5 
 
 LAB_SECONDS ?= 36000
 lab: install data  ## extend the stored lab tier: two single-thread workers, resumable (LAB_SECONDS=36000)
-	$(PY) tools/experiments/run_queue.py run --profile lab --jobs 2 --time-limit $(LAB_SECONDS) --log-dir runs/lab-logs
-	$(PY) tools/experiments/run_queue.py status --profile lab
+	$(PY) -m aibnb queue run --profile lab --jobs 2 --time-limit $(LAB_SECONDS) --log-dir runs/lab-logs
+	$(PY) -m aibnb queue status --profile lab
 
 lint: install  ## ruff over the library, tools, tests and notebooks
 	$(PY) -m ruff check aibnb tools tests book

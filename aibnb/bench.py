@@ -1,4 +1,4 @@
-"""Benchmarks that print figures: ``python -m aibnb.bench {models,train,paper} [options]``.
+"""Benchmarks that print figures: ``python -m aibnb bench {models,train,paper} [options]``.
 
 Speed targets are measured here, in one run, as ratios of times taken side by side on the same
 device, never by timed tests (which flake).
@@ -363,9 +363,9 @@ def _paper_one(
 # ---------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m aibnb.bench", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="suite", required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``bench`` suites (models, train, paper) and their options to ``parser``."""
+    sub = parser.add_subparsers(dest="suite", required=True, metavar="SUITE")
     m = sub.add_parser("models", help="training-step images/s per model, AIB overhead over vgg")
     m.add_argument("--width", type=float, default=0.25)
     m.add_argument("--batch", type=int, default=128)
@@ -392,11 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     for s in (m, t, p):
         s.add_argument("--device", default="auto")
         s.add_argument("--json", default=None, help="also write the figures (with provenance) to this file")
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Run the suite, print its figures and, with ``--json``, write them with a provenance stamp."""
     suites = {"models": bench_models, "train": bench_train, "paper": bench_paper}
     result = suites[args.suite](args)
     if args.json:
@@ -404,7 +403,3 @@ def main(argv: list[str] | None = None) -> int:
         runs.save_result(args.json, result, stamp=stamp)
         print(f"wrote {args.json}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

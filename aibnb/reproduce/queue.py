@@ -26,7 +26,7 @@ The queue is meant to advance in the background over several working sessions:
 On a GPU machine, ``--out DIR`` also packs every stored run of the tier into ``DIR/results.tar.gz``
 after each run (what comes back from a lent machine), and :func:`unpack` brings such an archive
 home, after checking that every run in it reads cleanly and has the tier's identity.
-``tools/experiments/run_queue.py`` is the command line.
+``python -m aibnb queue`` is the command line (:mod:`aibnb.reproduce.cli`).
 """
 
 from __future__ import annotations
@@ -46,9 +46,17 @@ from typing import Any
 
 from aibnb import runs
 from aibnb.locks import file_lock, is_locked, run_lock
+from aibnb.models import spec
+from aibnb.reproduce.claims import TABLE1_CLAIMS
+from aibnb.reproduce.evidence import Tier
 from aibnb.reproduce.plan import PlannedRun, plan
 from aibnb.reproduce.scores import rescore_run, score_run
 from aibnb.reproduce.stored import run_row
+from aibnb.train import fit
+from aibnb.train.config import TrainConfig
+from aibnb.train.engine import TRAINING_CODE_VERSION, run_dir_for
+from aibnb.train.machine import prepare
+from aibnb.train.profiles import profile as get_profile
 
 __all__ = [
     "KEEP",
@@ -64,15 +72,8 @@ __all__ = [
     "work",
 ]
 
-KEEP = (
-    "config.json",
-    "metrics.jsonl",
-    "final.json",
-    "provenance.json",
-    "attention.npz",
-    "predictions.npz",
-    "scores.json",
-)
+KEEP = ("config.json", "metrics.jsonl", "final.json", "provenance.json", "attention.npz", "predictions.npz",
+        "scores.json")  # fmt: skip
 # rough seconds per epoch, to decide whether the next run can finish before a deadline (the queue
 # measures the real times as it goes): a width-1 epoch on an H100 and a lab epoch on one CPU thread
 EST_EPOCH_S = {"full": {"vgg": 11.0, "wrn": 34.0}, "lab": {"vgg": 40.0}, "ci": {"vgg": 5.0}}
@@ -92,9 +93,9 @@ def stored_runs(store: Path) -> list[Path]:
     return [f.parent for f in sorted((store / "runs").glob("*/final.json"))]
 
 
-# ---------------------------------------------------------------------------------------------
-# Locks: the run lock lives in :mod:`aibnb.locks`, shared with the training engine (``fit`` takes
-# the same lock again, re-entrantly, when the queue calls it).
+def is_stored(store: Path, name: str) -> bool:
+    """Whether the run ``name`` is stored in the tier ``store`` (its ``final.json`` is there)."""
+    return (store / "runs" / name / "final.json").exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,17 +124,11 @@ def expected_identity(profile: str) -> tuple[Any, Any]:
     """The identity every run of a ``profile`` tier made by this code has, wherever it was made:
     this code's version and the profile's fixed thread count (``None`` for the GPU tier, whose
     runs record no CPU thread count)."""
-    from aibnb.train.engine import TRAINING_CODE_VERSION
-    from aibnb.train.profiles import profile as get_profile
-
     return TRAINING_CODE_VERSION, get_profile(profile).num_threads
 
 
 def current_identity(profile: str, extra: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """The identity a run of ``profile`` made now by this code would have."""
-    from aibnb.train.engine import TRAINING_CODE_VERSION
-    from aibnb.train.machine import prepare
-
     cfg, _ = prepare(model="vgg", profile=profile, **(extra or {}))
     return TRAINING_CODE_VERSION, cfg.num_threads
 
@@ -171,8 +166,6 @@ def export_run(run_dir: Path, store: Path) -> Path:
 
 def build_index(store: Path, profile: str) -> dict[str, Any]:
     """Rewrite ``store/index.json`` from the stored runs (under a lock: workers share it)."""
-    from aibnb.train.profiles import profile as get_profile
-
     with _store_lock(store):
         index = {
             "profile": profile,
@@ -189,9 +182,6 @@ def write_claims(store: Path, profile: str) -> Path:
 
     Rewritten with the index after every stored run, so the verdicts on disk always match the runs.
     """
-    from aibnb.reproduce.claims import TABLE1_CLAIMS
-    from aibnb.reproduce.evidence import Tier
-
     tier = Tier.load(profile, store)
     results = tier.claims(TABLE1_CLAIMS)
     path = store / "claims_table1.json"
@@ -307,15 +297,12 @@ def planned_status(
     profile: str, store: Path, groups: Sequence[str] | None = None, extra: dict[str, Any] | None = None
 ) -> list[RunState]:
     """Every planned run of ``profile`` with its state (stored, running, resumable, pending)."""
-    from aibnb.train.engine import run_dir_for
-    from aibnb.train.machine import prepare
-
     out = []
     for run in plan(profile, groups):
         cfg, _ = prepare(**run.kwargs(profile, extra))
         path = run_dir_for(cfg)
-        done = len(runs.read_jsonl(path / "metrics.jsonl")) if path.exists() else 0
-        if (store / "runs" / path.name / "final.json").exists():
+        done = epochs_done(path)
+        if is_stored(store, path.name):
             state, done = "stored", cfg.epochs
         elif is_locked(path.name):
             state = "running"
@@ -327,6 +314,11 @@ def planned_status(
             state = "pending"
         out.append(RunState(run, path.name, state, done, cfg.epochs, epoch_scale(cfg)))
     return out
+
+
+def epochs_done(path: Path) -> int:
+    """How many epochs the run in the cache folder ``path`` has recorded (0 before it starts)."""
+    return len(runs.read_jsonl(path / "metrics.jsonl"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,54 +343,29 @@ def work(
     ``deadline`` is skipped unless ``partial`` (then it is started and stops cleanly between epochs,
     to resume next time). ``out``: also pack the stored tier into ``out/results.tar.gz``.
     """
-    from aibnb.models import spec
-    from aibnb.train import fit
-    from aibnb.train.engine import run_dir_for
-    from aibnb.train.machine import prepare
-
-    identity = current_identity(profile, extra)
-    check_tier(store, identity, "this code")
-    per_epoch = dict(EST_EPOCH_S.get(profile, {}))
+    check_tier(store, current_identity(profile, extra), "this code")
+    per_epoch = dict(EST_EPOCH_S.get(profile, {}))  # seconds per epoch by family, measured as it goes
     stored = 0
     for run in plan(profile, groups):
         kwargs = run.kwargs(profile, {"device": device, **(extra or {})})
         cfg, _ = prepare(**kwargs)
         path = run_dir_for(cfg)
-        if (store / "runs" / path.name / "final.json").exists():
-            if time.time() + 300 < deadline and (path / "best.pt").exists():
-                with run_lock(path.name) as mine:
-                    if mine and rescore_run(runs.RunRecord.load(path), profile, device, run.group):
-                        runs.write_json(store / "runs" / path.name / "scores.json",
-                                        runs.read_json(path / "scores.json"))
-                        build_index(store, profile)
-                        log(f"re-scored {run.label} (scores.json brought up to the current scorer)")
+        if is_stored(store, path.name):
+            if time.time() + 300 < deadline and rescore_stored(run, path, store, profile, device):
+                log(f"re-scored {run.label} (scores.json brought up to the current scorer)")
             continue
-        family = spec(run.model).family
-        left_epochs = cfg.epochs - len(runs.read_jsonl(path / "metrics.jsonl"))
-        scale = epoch_scale(cfg)
-        estimate = per_epoch.get(family, 30.0) * scale * max(left_epochs, 1) + 20.0
-        need = estimate if not partial else per_epoch.get(family, 30.0) * scale * 1.5
-        if time.time() + need > deadline:
+        if time.time() + time_needed(cfg, path, per_epoch, partial) > deadline:
             continue
-        with run_lock(path.name) as mine:
-            if not mine:
-                continue
-            if (store / "runs" / path.name / "final.json").exists():
+        with run_lock(path.name) as mine:  # `fit` takes the same lock again, re-entrantly
+            if not mine or is_stored(store, path.name):  # another worker has it, or stored it meanwhile
                 continue
             log(f"start {run.label} ({path.name})")
             record = fit(**kwargs, deadline=deadline)
-            if record.metrics:  # seconds of a validated epoch, per epoch of the profile's size
-                per_epoch[family] = max(m["epoch_time_s"] for m in record.metrics) / scale
+            per_epoch.update(measured_epoch_s(record, cfg))
             if not record.finished:
                 log(f"stopped (time limit): {run.label} after {len(record.metrics)}/{cfg.epochs} epochs")
                 break
-            if not (record.path / "scores.json").exists():
-                scores = score_run(record, profile, device, run.group)
-                if scores is not None:
-                    runs.write_json(record.path / "scores.json", scores)
-            check_tier(store, tier_identity(record), record.name)
-            export_run(record.path, store)
-            build_index(store, profile)
+            store_run(record, run, store, profile, device)
             stored += 1
             log(
                 f"stored {run.label}: test error {record.final['test_error']:.2f} % "
@@ -409,11 +376,57 @@ def work(
     return stored
 
 
-def epoch_scale(cfg: Any) -> float:
+def rescore_stored(run: PlannedRun, path: Path, store: Path, profile: str, device: str) -> bool:
+    """Bring the stored ``scores.json`` of a stored run up to the current scorer; whether it changed.
+
+    Needs the run's best checkpoint in the cache (``path``) and its lock (a run another worker holds
+    is left alone); the re-scored file is copied into the store and the index rewritten.
+    """
+    if not (path / "best.pt").exists():
+        return False
+    with run_lock(path.name) as mine:
+        if not (mine and rescore_run(runs.RunRecord.load(path), profile, device, run.group)):
+            return False
+        runs.write_json(store / "runs" / path.name / "scores.json", runs.read_json(path / "scores.json"))
+        build_index(store, profile)
+    return True
+
+
+def time_needed(cfg: TrainConfig, path: Path, per_epoch: dict[str, float], partial: bool) -> float:
+    """Seconds to set aside before starting the run of ``cfg`` (cache folder ``path``).
+
+    The epochs it has left at the family's seconds per epoch (``per_epoch``, else 30 s) plus 20 s to
+    score and store it; with ``partial``, one and a half epochs (it stops between epochs and resumes).
+    """
+    seconds = per_epoch.get(spec(cfg.model).family, 30.0) * epoch_scale(cfg)
+    if partial:
+        return seconds * 1.5
+    return seconds * max(cfg.epochs - epochs_done(path), 1) + 20.0
+
+
+def measured_epoch_s(record: runs.RunRecord, cfg: TrainConfig) -> dict[str, float]:
+    """``{family: seconds}`` of an epoch of the profile's size, measured on ``record``'s slowest
+    validated epoch (empty before an epoch finished): the next estimates of :func:`time_needed`."""
+    if not record.metrics:
+        return {}
+    return {spec(cfg.model).family: max(m["epoch_time_s"] for m in record.metrics) / epoch_scale(cfg)}
+
+
+def store_run(record: runs.RunRecord, run: PlannedRun, store: Path, profile: str, device: str) -> None:
+    """Score a finished run (unless it is scored already), check it belongs to the tier, export it
+    into ``store`` and rewrite the index and the claims."""
+    if not (record.path / "scores.json").exists():
+        scores = score_run(record, profile, device, run.group)
+        if scores is not None:
+            runs.write_json(record.path / "scores.json", scores)
+    check_tier(store, tier_identity(record), record.name)
+    export_run(record.path, store)
+    build_index(store, profile)
+
+
+def epoch_scale(cfg: TrainConfig) -> float:
     """How long an epoch of ``cfg`` takes against one of its profile's own size (the estimates of
     :data:`EST_EPOCH_S`): the ladder's small training sets have short epochs."""
-    from aibnb.train.profiles import profile as get_profile
-
     own = get_profile(cfg.profile).train_subset
     if own is None or cfg.train_subset is None:
         return 1.0
@@ -421,7 +434,8 @@ def epoch_scale(cfg: Any) -> float:
 
 
 def spawn_workers(jobs: int, argv: list[str], log_dir: Path | None = None) -> int:
-    """Start ``jobs`` single-thread worker processes running ``argv`` and wait for them all.
+    """Start ``jobs`` single-thread worker processes, each the interpreter with the arguments
+    ``argv`` (``-m aibnb queue run --jobs 1 ...``), and wait for them all.
 
     Each worker has ``OMP_NUM_THREADS=1`` (the tier's thread count is also fixed by its profile).
     Returns the number of workers that failed.

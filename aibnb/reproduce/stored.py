@@ -6,7 +6,7 @@ stored run is summarised as one **run row** (:func:`run_row`), the same dict whe
 written:
 
 * ``book/results/<profile>/index.json``, rewritten by the queue (:mod:`aibnb.reproduce.queue`,
-  ``tools/experiments/run_queue.py export --profile full``) after every stored run::
+  ``python -m aibnb queue export --profile full``) after every stored run::
 
       {"profile": "full", "description": "...", "runs": [<run row>, ...]}
 
@@ -25,7 +25,7 @@ A run row::
 
 :func:`load_full_runs` reads the Table 1 runs of a dataset from either file (``table1_<dataset>.json``
 first) and keeps the rows at Table 1's settings; :func:`load_bench_paper` reads the output of
-``python -m aibnb.bench paper --json book/results/full/bench_paper.json``. A missing file is
+``python -m aibnb bench paper --json book/results/full/bench_paper.json``. A missing file is
 ``None`` (the chapter says so); a malformed one is a clear error.
 """
 
@@ -174,7 +174,7 @@ def load_full_runs(
 def load_bench_paper(
     base: str | os.PathLike[str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]] | None:
-    """``<base>/bench_paper.json`` (``python -m aibnb.bench paper --json ...``) as a frame, or ``None``.
+    """``<base>/bench_paper.json`` (``python -m aibnb bench paper --json ...``) as a frame, or ``None``.
 
     One row per model: MACs per image, engine and reference-style training images/s, speed-up,
     achieved TFLOP/s and inference ms per image at batch 1 and 256; the second value holds the
@@ -188,7 +188,7 @@ def load_bench_paper(
     if stored is None:
         return None
     if stored.get("suite") != "paper" or not isinstance(stored.get("models"), dict):
-        raise ValueError(f"{path}: not the output of `python -m aibnb.bench paper --json` (suite/models)")
+        raise ValueError(f"{path}: not the output of `python -m aibnb bench paper --json` (suite/models)")
     rows = []
     for name, m in stored["models"].items():
         infer = m.get("inference_ms_per_image", {})

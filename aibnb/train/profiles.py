@@ -6,7 +6,7 @@ Three tiers of evidence share one code path and differ only here:
   official schedule replaced by a cosine decay that suits two epochs, one thread per run so that a
   chapter trains two runs at once with :func:`aibnb.train.parallel.fit_many`). It demonstrates that
   every code path works; it is not evidence for or against the paper.
-* ``lab``: the CPU evidence tier, computed once by a background queue (``tools/experiments/run_queue.py``) and
+* ``lab``: the CPU evidence tier, computed once by a background queue (``python -m aibnb queue``) and
   stored under ``book/results/lab/``. Width 1/16, 10,000 training images, all 10,000 test images,
   12 epochs, one CPU thread per run (a pilot at 20,000 images took 16-19 minutes a run on one
   thread beside a second worker, twice the budget of about 12 core-hours for the whole tier).

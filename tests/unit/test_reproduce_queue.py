@@ -6,17 +6,21 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from aibnb import runs
+from aibnb.__main__ import COMMANDS, build_parser, main
+from aibnb.locks import is_locked
+from aibnb.reproduce import cli as queue_cli
 from aibnb.reproduce import queue
 from aibnb.reproduce.evidence import Tier
 from aibnb.reproduce.plan import plan
 
 REPO = Path(__file__).resolve().parents[2]
-TOOL = [sys.executable, str(REPO / "tools" / "experiments" / "run_queue.py")]
+TOOL = [sys.executable, "-m", "aibnb", "queue"]
 SMALL = [
     "--override",
     "train_subset=256",
@@ -242,7 +246,82 @@ def test_a_comparison_near_chance_is_not_testable_and_wrn_claims_are_for_the_gpu
     assert results[0].level == pytest.approx(0.05)  # the untestable claim is not in Holm's family
 
 
-def test_run_queue_cli_rejects_bad_jobs():
+def test_a_run_s_time_is_estimated_from_its_epochs_left_and_measured_as_it_goes(tmp_path):
+    cfg = SimpleNamespace(model="vgg_aib", profile="lab", train_subset=5000, epochs=12)  # half lab's size
+    path = tmp_path / "run"
+    assert queue.epochs_done(path) == 0 and queue.epoch_scale(cfg) == 0.5
+    path.mkdir()
+    (path / "metrics.jsonl").write_text('{"epoch": 0}\n{"epoch": 1}\n')
+    assert queue.epochs_done(path) == 2
+    assert queue.time_needed(cfg, path, {"vgg": 40.0}, partial=False) == 40.0 * 0.5 * 10 + 20.0
+    assert queue.time_needed(cfg, path, {"vgg": 40.0}, partial=True) == 40.0 * 0.5 * 1.5
+    assert queue.time_needed(cfg, path, {}, partial=False) == 30.0 * 0.5 * 10 + 20.0  # unknown family
+    done = SimpleNamespace(**{**vars(cfg), "epochs": 2})
+    assert queue.time_needed(done, path, {"vgg": 40.0}, partial=False) == 40.0 * 0.5 + 20.0  # at least one
+    record = SimpleNamespace(metrics=[{"epoch_time_s": 10.0}, {"epoch_time_s": 12.0}])
+    assert queue.measured_epoch_s(record, cfg) == {"vgg": 24.0}  # the slowest epoch, at lab's size
+    assert queue.measured_epoch_s(SimpleNamespace(metrics=[]), cfg) == {}
+
+
+def test_a_finished_run_is_scored_once_checked_exported_and_indexed(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(queue, "score_run", lambda record, *a: calls.append(record.name) or {"scored": 1})
+    record = runs.RunRecord.load(_fake_run(tmp_path / "cache" / "vgg-fm-1"))
+    store = tmp_path / "store"
+    assert not queue.is_stored(store, record.name)
+    queue.store_run(record, SimpleNamespace(group="table1"), store, "lab", "cpu")
+    assert queue.is_stored(store, record.name) and calls == ["vgg-fm-1"]
+    assert runs.read_json(store / "runs" / "vgg-fm-1" / "scores.json") == {"scored": 1}
+    assert [r["run"] for r in runs.read_json(store / "index.json")["runs"]] == ["vgg-fm-1"]
+    assert (store / "claims_table1.json").exists()
+    other = runs.RunRecord.load(_fake_run(tmp_path / "cache" / "vgg-fm-2", code=2))
+    runs.write_json(other.path / "scores.json", {"scored": 0})
+    with pytest.raises(queue.TierMismatchError, match="version 1"):
+        queue.store_run(other, SimpleNamespace(group="table1"), store, "lab", "cpu")
+    assert calls == ["vgg-fm-1"] and not queue.is_stored(store, "vgg-fm-2")  # scored already; refused
+
+
+def test_a_stored_run_is_rescored_from_its_checkpoint_under_its_lock(tmp_path, monkeypatch, isolated_runs):
+    path = _fake_run(tmp_path / "cache" / "vgg-fm-1")
+    runs.write_json(path / "scores.json", {"scorer": 1})
+    store = tmp_path / "store"
+    queue.export_run(path, store)
+    planned = SimpleNamespace(group="table1")
+    newer = []
+
+    def rescore(record, profile, device, group):
+        assert is_locked(record.name) and group == "table1"
+        runs.write_json(record.path / "scores.json", {"scorer": 2})
+        newer.append(record.name)
+        return True
+
+    monkeypatch.setattr(queue, "rescore_run", rescore)
+    assert not queue.rescore_stored(planned, path, store, "lab", "cpu")  # no best.pt in the cache
+    (path / "best.pt").write_bytes(b"weights")
+    assert queue.rescore_stored(planned, path, store, "lab", "cpu") and newer == ["vgg-fm-1"]
+    assert runs.read_json(store / "runs" / "vgg-fm-1" / "scores.json") == {"scorer": 2}
+    assert (store / "index.json").exists() and not is_locked("vgg-fm-1")
+    monkeypatch.setattr(queue, "rescore_run", lambda *a: False)  # up to date: nothing is rewritten
+    (store / "index.json").unlink()
+    assert not queue.rescore_stored(planned, path, store, "lab", "cpu")
+    assert not (store / "index.json").exists()
+
+
+def test_a_worker_runs_the_same_queue_command_with_one_job():
+    argv = ["run", "--profile", "ci", "--jobs", "2", "--time-limit", "60", "--group", "k", "--group", "beta",
+            "--override", "train_subset=256", "--epochs", "1", "--partial", "--store", "STORE",
+            "--out", "OUT", "--log-dir", "LOGS", "--device", "cpu"]  # fmt: skip
+    parser = build_parser("queue")
+    args = parser.parse_args(["queue", *argv])
+    worker = queue_cli.worker_argv(args)
+    assert worker[:6] == ["-m", "aibnb", "queue", "run", "--jobs", "1"]
+    again = parser.parse_args(worker[2:])
+    assert again.jobs == 1 and again.out is None and again.log_dir is None  # packing is the parent's
+    for name in ("profile", "time_limit", "group", "override", "epochs", "partial", "store", "device"):
+        assert getattr(again, name) == getattr(args, name), name
+
+
+def test_the_queue_command_rejects_bad_jobs():
     done = subprocess.run(
         [*TOOL, "run", "--time-limit", "1", "--jobs", "0"],
         capture_output=True,
@@ -322,27 +401,70 @@ def test_stored_lab_runs_keep_their_identity():
 
 # the book's extras, "not installed": None in sys.modules makes `import pandas` an ImportError, while
 # importlib.util.find_spec (which torch uses to probe for pandas) still answers
-WITHOUT_BOOK_EXTRAS = (
+BLOCK_BOOK_EXTRAS = (
     "import runpy, sys\n"
     "for name in ('pandas', 'matplotlib', 'ipywidgets'):\n"
     "    sys.modules[name] = None\n"
-    "sys.argv = sys.argv[1:]\n"
-    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+# `python -m aibnb ARGS...` with the extras blocked
+WITHOUT_BOOK_EXTRAS = (
+    BLOCK_BOOK_EXTRAS
+    + "sys.argv = ['aibnb', *sys.argv[1:]]\n"
+    + "runpy.run_module('aibnb', run_name='__main__')\n"
 )
 
 
 def _queue_without_book_extras(args, env=None, timeout=300):
     return subprocess.run(
-        [sys.executable, "-c", WITHOUT_BOOK_EXTRAS, str(TOOL[1]), *args],
+        [sys.executable, "-c", WITHOUT_BOOK_EXTRAS, "queue", *args],
         capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env,
     )
 
 
 def test_the_queue_plans_without_the_book_s_extras(tmp_path):
-    """A lent GPU machine has the library's dependencies only: planning must not need the book's."""
+    """A lent GPU machine has the library's dependencies only (`pip install -e .`): planning the
+    full tier, `python -m aibnb queue plan --profile full`, must not need the book's."""
     done = _queue_without_book_extras(["plan", "--profile", "full", "--store", str(tmp_path / "full")])
     assert done.returncode == 0, done.stderr
     assert "h of one worker left" in done.stdout
+
+
+# every command's --help, and its actions' (`queue plan --help`, `bench paper --help`, ...)
+HELPS = {
+    "data": ["list", "fetch", "info", "stats"],
+    "train": [],
+    "eval": [],
+    "bench": ["models", "train", "paper"],
+    "queue": ["plan", "status", "run", "export"],
+}
+
+
+def test_every_command_s_help_without_the_book_s_extras():
+    assert set(HELPS) == set(COMMANDS)
+    calls = [[name, "--help"] for name in HELPS] + [[name, a, "--help"] for name, acts in HELPS.items()
+                                                    for a in acts]  # fmt: skip
+    code = BLOCK_BOOK_EXTRAS + (
+        "from aibnb.__main__ import main\n"
+        f"for argv in {calls!r}:\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit as done:\n"
+        "        print(f'exit {done.code} of {\" \".join(argv)}', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    for argv in calls:
+        assert f"exit 0 of {' '.join(argv)}" in done.stdout, done.stdout + done.stderr
+        assert f"usage: python -m aibnb {' '.join(argv[:-1])}" in done.stdout
+
+
+def test_the_command_line_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    listed = capsys.readouterr().out
+    for name in ("data", "train", "eval", "bench", "queue"):
+        assert f"    {name} " in listed, listed
 
 
 @pytest.mark.slow
@@ -413,9 +535,7 @@ def test_export_names_a_damaged_file_of_the_archive_without_a_traceback(tmp_path
         queue.check_archive([tmp_path / "c" / "b"], home, "lab", "archive")
 
 
-def test_run_queue_cli_rejects_a_time_limit_that_is_not_a_finite_positive_number(capsys):
-    import run_queue
-
+def test_the_queue_command_rejects_a_time_limit_that_is_not_a_finite_positive_number(capsys):
     for limit in ("nan", "inf", "0"):
-        assert run_queue.main(["run", "--time-limit", limit]) == 2
+        assert main(["queue", "run", "--time-limit", limit]) == 2
         assert "--time-limit must be a finite number of seconds > 0" in capsys.readouterr().err

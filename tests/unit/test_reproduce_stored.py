@@ -127,12 +127,12 @@ def test_bench_paper_file_is_read_into_a_table(tmp_path):
 
 @pytest.mark.slow
 def test_the_benchmark_writes_what_the_loader_reads(tmp_path):
-    from aibnb import bench
+    from aibnb.__main__ import main
 
-    argv = ["paper", "--dataset", "digits", "--models", "vgg_aib", "--width", "0.0625", "--images", "128",
-            "--batch", "64", "--workers", "0", "--repeats", "1", "--device", "cpu",
+    argv = ["bench", "paper", "--dataset", "digits", "--models", "vgg_aib", "--width", "0.0625",
+            "--images", "128", "--batch", "64", "--workers", "0", "--repeats", "1", "--device", "cpu",
             "--json", str(tmp_path / "bench_paper.json")]  # fmt: skip
-    assert bench.main(argv) == 0
+    assert main(argv) == 0
     frame, meta = stored.load_bench_paper(tmp_path)
     assert list(frame.index) == ["vgg_aib"] and frame.loc["vgg_aib", "engine img/s"] > 0
     assert meta["width"] == 0.0625 and meta["provenance"]["profile"] == "bench"
