@@ -7,6 +7,8 @@ measurements and its narrative, and nothing a second chapter would define again:
   run (myst-nb); a numpy scalar is stored as a Python number so that ``{glue:text}`x:.2f``` works;
   :func:`glue_values`: several numbers in one call;
 * :func:`as_list`: a list parameter, also when papermill's ``-p`` passed it as text;
+  :func:`chosen_models`, :func:`chosen_seeds`: the ``models`` and ``seeds`` parameters checked
+  (a clear error naming the parameter), in the order the chapter runs them;
 * :func:`provenance_note`: the "profile, seeds" phrase a numbered figure's caption ends with
   (figures carry their provenance in the caption, never drawn over the plot);
 * :func:`glue_figure`: a figure stored for a ``{glue:figure}`` directive (a numbered, captioned
@@ -22,11 +24,13 @@ measurements and its narrative, and nothing a second chapter would define again:
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
     "as_list",
+    "chosen_models",
+    "chosen_seeds",
     "device_text",
     "glue_claims",
     "glue_figure",
@@ -97,6 +101,31 @@ def as_list(value: Any) -> list[Any]:
         except (ValueError, SyntaxError):
             value = [v.strip() for v in value.split(",") if v.strip()]
     return [value] if isinstance(value, (str, int)) else list(value)
+
+
+def chosen_models(models: Any, allowed: Sequence[str]) -> list[str]:
+    """The ``models`` parameter as a list in ``allowed``'s order (``None``: every allowed model);
+    an unknown name or an empty list is an error naming the parameter and the valid names."""
+    chosen = list(allowed) if models is None else as_list(models)
+    unknown = sorted(set(chosen) - set(allowed), key=str)
+    if unknown or not chosen:
+        raise ValueError(f"models: {unknown or 'an empty list'} - choose among {list(allowed)}, "
+                         "or None for all")
+    return [m for m in allowed if m in chosen]
+
+
+def chosen_seeds(seeds: Any, default: Sequence[int]) -> list[int]:
+    """The ``seeds`` parameter as sorted distinct integers (``None``: ``default``); an empty list,
+    a negative seed or one that is not an integer is an error naming the parameter."""
+    if seeds is None:
+        return sorted({int(s) for s in default})
+    try:
+        chosen = sorted({int(s) for s in as_list(seeds)})
+    except (TypeError, ValueError):
+        chosen = []
+    if not chosen or min(chosen) < 0:
+        raise ValueError(f"seeds: need non-negative integers (e.g. [0, 1, 2]) or None, got {seeds!r}")
+    return chosen
 
 
 def seeds_phrase(seeds: Iterable[int]) -> str:

@@ -2,20 +2,23 @@
 
 Every stored result carries :func:`provenance`'s stamp. :func:`device_description` names what
 changes floating-point results (the GPU model, or a CPU's thread count and instruction set), so
-that two results with equal descriptions can be expected to agree bit for bit.
+that two results with equal descriptions can be expected to agree bit for bit;
+:func:`devices_phrase` reads those descriptions back as a short phrase for a table cell.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["device_description", "git_commit", "provenance"]
+__all__ = ["device_description", "devices_phrase", "git_commit", "provenance"]
 
 
 def git_commit(cwd: str | os.PathLike[str] | None = None, *, short: bool = False) -> str:
@@ -59,6 +62,17 @@ def device_description(device: Any) -> str:
         isa = f", {capability()}" if capability is not None else ""
         return f"cpu ({torch.get_num_threads()} threads, {platform.machine()}{isa})"
     return device.type
+
+
+def devices_phrase(records: Iterable[Any]) -> str:
+    """The devices some runs trained on (their provenance's :func:`device_description`), short:
+    ``"cpu, 1 or 2 threads"`` when every run was a CPU's, else the descriptions themselves."""
+    devices = sorted({(getattr(r, "provenance", None) or {}).get("device", "?") for r in records})
+    found = [re.match(r"cpu \((\d+) threads", d) for d in devices]
+    if found and all(found):
+        threads = sorted({m.group(1) for m in found if m}, key=int)
+        return f"cpu, {' or '.join(threads)} thread{'s' if threads != ['1'] else ''}"
+    return "; ".join(devices)
 
 
 def provenance(

@@ -15,5 +15,6 @@ that ``import aibnb.figures.tables`` stays light):
 * :mod:`aibnb.figures.sweeps`: the stored sweeps drawn against their setting;
 * :mod:`aibnb.figures.bounds`, :mod:`aibnb.figures.vib`, :mod:`aibnb.figures.quantiser`,
   :mod:`aibnb.figures.interpret`: the figures and tables of chapters 1, 2, 3 and 5;
-  :mod:`aibnb.figures.ladder`: chapter 4's training-set ladder.
+* :mod:`aibnb.figures.training`: chapter 4's (Table 1 at each tier, training curves, attention
+  galleries, confusion matrices, costs); :mod:`aibnb.figures.ladder`: its training-set ladder.
 """

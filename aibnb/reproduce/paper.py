@@ -6,7 +6,8 @@ checks that file and turns it into small pandas tables:
 
 * :func:`load_paper` reads ``paper.json`` and checks the structure the book relies on (every
   Table 1 row gives every column; Tables 3-4 give one value per model);
-* :func:`paper_table1` is Table 1 (top-1 error, %) as a frame, :func:`paper_error` one cell of it;
+* :func:`paper_table1` is Table 1 (top-1 error, %) as a frame, :func:`paper_error` one cell of it,
+  :func:`paper_column_for` the column shown beside a training set (its own, else CIFAR-10 as context);
 * :func:`paper_cost_table` is Tables 3-4 (parameters, "FLOPs", ms per frame) for one input size;
 * :data:`TABLE1_MODELS` is Table 1's row order over the models this library implements, and
   :func:`table1_beta` the β at which Table 1 trains a model (the official recipe's, 0 without a
@@ -36,6 +37,7 @@ __all__ = [
     "TABLE1_MODELS",
     "errors_by_model",
     "load_paper",
+    "paper_column_for",
     "paper_cost_table",
     "paper_error",
     "paper_file",
@@ -137,6 +139,16 @@ def paper_error(model: str, column: str, paper: Mapping[str, Any] | None = None)
             value = row["errors"][column]
             return None if value is None else float(value)
     return None
+
+
+def paper_column_for(dataset: str, paper: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """The paper's Table 1 column to show beside our errors on ``dataset``, and a note for its header:
+    ``(dataset, "")`` when the paper has that column, else ``("cifar10", " (context: another dataset)")``:
+    another dataset at another scale is context, never a target."""
+    paper = load_paper() if paper is None else paper
+    if dataset in paper["table1"]["columns"]:
+        return dataset, ""
+    return "cifar10", " (context: another dataset)"
 
 
 def paper_cost_table(

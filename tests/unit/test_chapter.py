@@ -75,3 +75,18 @@ def test_run_options_give_beta_and_k_only_to_the_models_that_have_them(monkeypat
     chapter.train_many([("vgg_aib", {}), ("vgg_aib", scenes)], **common)
     assert asked == [chapter.run_options("vgg_aib", **common),
                      chapter.run_options("vgg_aib", **{**common, **scenes})]
+
+
+def test_chosen_models_and_seeds_check_the_parameters():
+    allowed = ("vgg", "vgg_dvib", "vgg_aib")
+    assert chapter.chosen_models(None, allowed) == list(allowed)
+    assert chapter.chosen_models("vgg_aib,vgg", allowed) == ["vgg", "vgg_aib"]  # the allowed order
+    for bad in (["resnet"], [], "vgg,nope"):
+        with pytest.raises(ValueError, match=r"^models: .*choose among"):
+            chapter.chosen_models(bad, allowed)
+    assert chapter.chosen_seeds(None, [1, 0]) == [0, 1]
+    assert chapter.chosen_seeds("[2, 0, 2]", [0]) == [0, 2]
+    assert chapter.chosen_seeds(3, [0]) == [3]
+    for bad in ([], [-1], "x"):
+        with pytest.raises(ValueError, match=r"^seeds: need non-negative integers"):
+            chapter.chosen_seeds(bad, [0])

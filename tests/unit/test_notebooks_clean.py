@@ -1,4 +1,5 @@
-"""Chapter sources are clean: no outputs, one ``ci`` parameters cell, a budget, listed in the toc.
+"""Chapter sources are clean: no outputs, one ``ci`` parameters cell, a budget, listed in the toc,
+short code cells (the presentation lives in ``aibnb.figures``).
 
 Outputs live only in ``_build/executed/`` (papermill) and the HTML; a committed output would
 go stale and hide whether the chapter still runs.
@@ -7,6 +8,7 @@ go stale and hide whether the chapter still runs.
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,16 @@ def test_notebook_has_one_parameters_cell_starting_with_the_ci_profile(path: Pat
     assert cells[0]["cell_type"] == "code"
     first_line = "".join(cells[0]["source"]).splitlines()[0].strip() if cells[0]["source"] else ""
     assert first_line == 'profile = "ci"', f"{_ids(path)}: first line is {first_line!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+def test_notebook_code_cells_are_short(path: Path) -> None:
+    cells = [c for c in _load(path)["cells"] if c["cell_type"] == "code"]
+    lengths = [len("".join(c["source"]).splitlines()) for c in cells]
+    assert lengths and statistics.median(lengths) <= 20, (
+        f"{_ids(path)}: the median code cell has {statistics.median(lengths or [0])} lines (at most 20); "
+        "move figures, tables and widgets into aibnb.figures and call them"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)

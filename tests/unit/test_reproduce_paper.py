@@ -76,3 +76,8 @@ def test_results_table_follows_table1_and_shows_the_papers_column():
     assert table.loc["vgg", "paper model"] == "VGG"
     with pytest.raises(ValueError, match="not models of the paper's Table 1"):
         paper.results_table({"vgg_aib_cub": [1.0]})
+
+
+def test_paper_column_for_a_training_set_is_its_own_else_cifar10_as_context():
+    assert paper.paper_column_for("svhn") == ("svhn", "")
+    assert paper.paper_column_for("fashion_mnist") == ("cifar10", " (context: another dataset)")
