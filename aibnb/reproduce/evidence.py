@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.reproduce import stats
 from aibnb.reproduce.claims import consistency_excess, consistency_per_image, posthoc_conditions
 from aibnb.reproduce.health import learned, regime
@@ -113,7 +113,7 @@ class Tier:
         for seed, r in self.select(model, dataset, **settings).items():
             f = r.path / "scores.json"
             if f.exists():
-                out[seed] = runs.read_json(f)
+                out[seed] = storage.read_json(f)
         return out
 
     # -----------------------------------------------------------------------------------------

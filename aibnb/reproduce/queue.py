@@ -44,8 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.locks import file_lock, is_locked, run_lock
+from aibnb.provenance import provenance
 from aibnb.reproduce.plan import PlannedRun, plan
 from aibnb.reproduce.scores import rescore_run, score_run
 from aibnb.reproduce.stored import run_row
@@ -179,7 +180,7 @@ def build_index(store: Path, profile: str) -> dict[str, Any]:
             "description": get_profile(profile).description,
             "runs": [run_row(runs.RunRecord.load(d)) for d in stored_runs(store)],
         }
-        runs.write_json(store / "index.json", index)
+        storage.write_json(store / "index.json", index)
         write_claims(store, profile)
     return index
 
@@ -202,7 +203,7 @@ def write_claims(store: Path, profile: str) -> Path:
             "runs": sorted(r.name for r in tier.records),
             "claims": [r.to_dict() for r in results],
         },
-        stamp=runs.provenance(profile=profile, seed=None, device="cpu"),
+        stamp=provenance(profile=profile, seed=None, device="cpu"),
     )
     return path
 
@@ -225,7 +226,7 @@ def pack(store: Path, archive: Path) -> int:
                     if (run_dir / name).exists():
                         tar.add(run_dir / name, arcname=f"{run_dir.name}/{name}")
 
-    runs.write_atomic(archive, write)
+    storage.write_atomic(archive, write)
     return len(dirs)
 
 
@@ -262,7 +263,7 @@ def check_archive(run_dirs: Sequence[Path], store: Path, profile: str | None, wh
     for d in run_dirs:
         for name in ("attention.npz", "predictions.npz"):
             if (d / name).exists():
-                runs.read_npz(d / name)
+                storage.read_npz(d / name)
     found = {r.config.get("profile") for r in records}
     if profile is None and len(found) > 1:
         raise TierMismatchError(f"{what} holds runs of several profiles ({sorted(map(str, found))})")
@@ -314,7 +315,7 @@ def planned_status(
     for run in plan(profile, groups):
         cfg, _ = prepare(**run.kwargs(profile, extra))
         path = run_dir_for(cfg)
-        done = len(runs.read_jsonl(path / "metrics.jsonl")) if path.exists() else 0
+        done = len(storage.read_jsonl(path / "metrics.jsonl")) if path.exists() else 0
         if (store / "runs" / path.name / "final.json").exists():
             state, done = "stored", cfg.epochs
         elif is_locked(path.name):
@@ -368,13 +369,13 @@ def work(
             if time.time() + 300 < deadline and (path / "best.pt").exists():
                 with run_lock(path.name) as mine:
                     if mine and rescore_run(runs.RunRecord.load(path), profile, device, run.group):
-                        runs.write_json(store / "runs" / path.name / "scores.json",
-                                        runs.read_json(path / "scores.json"))
+                        storage.write_json(store / "runs" / path.name / "scores.json",
+                                           storage.read_json(path / "scores.json"))
                         build_index(store, profile)
                         log(f"re-scored {run.label} (scores.json brought up to the current scorer)")
             continue
         family = spec(run.model).family
-        left_epochs = cfg.epochs - len(runs.read_jsonl(path / "metrics.jsonl"))
+        left_epochs = cfg.epochs - len(storage.read_jsonl(path / "metrics.jsonl"))
         scale = epoch_scale(cfg)
         estimate = per_epoch.get(family, 30.0) * scale * max(left_epochs, 1) + 20.0
         need = estimate if not partial else per_epoch.get(family, 30.0) * scale * 1.5
@@ -395,7 +396,7 @@ def work(
             if not (record.path / "scores.json").exists():
                 scores = score_run(record, profile, device, run.group)
                 if scores is not None:
-                    runs.write_json(record.path / "scores.json", scores)
+                    storage.write_json(record.path / "scores.json", scores)
             check_tier(store, tier_identity(record), record.name)
             export_run(record.path, store)
             build_index(store, profile)

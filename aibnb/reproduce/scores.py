@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.reproduce.cross_domain import shifted_outcomes
 
 __all__ = ["POSTHOC_GROUPS", "POSTHOC_IMAGES", "SCORE_IMAGES", "rescore_run", "score_images", "score_run"]
@@ -69,7 +69,7 @@ def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -
     from aibnb.interpret import SCORER_VERSION, score_record
 
     path = record.path / "scores.json"
-    old = runs.read_json(path) if path.exists() else None
+    old = storage.read_json(path) if path.exists() else None
     if group not in POSTHOC_GROUPS or (old or {}).get("scorer", 1) >= SCORER_VERSION:
         return False
     if not (record.path / "best.pt").exists():
@@ -89,5 +89,5 @@ def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -
         if group == "table1" and "cross_domain" not in old:
             new["cross_domain"] = shifted_outcomes(record, n=n, device=device)
     new["scorer"] = SCORER_VERSION
-    runs.write_json(path, new)
+    storage.write_json(path, new)
     return True

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.reproduce import claims as C
 
 
@@ -103,7 +103,7 @@ def test_consistency_claims_pair_maps_by_seed_and_image(tmp_path):
             scores = {"table2": _t2_part(codes, control=20.0), "posthoc": posthoc}
             if model == "vgg_att3" and seed == 2:
                 scores["table2"].pop("per_image")  # an older scorer: no per-image outcomes
-            runs.write_json(folder / "scores.json", scores)
+            storage.write_json(folder / "scores.json", scores)
             cfg = {"model": model, "dataset": "fashion_mnist", "seed": seed, "beta": table1_beta(model)}
             records.append(runs.RunRecord(path=folder, config=cfg, final={"test_error": 10.0}))
     tier = Tier("lab", tmp_path, records)
@@ -152,8 +152,8 @@ def test_localisation_claims_pair_maps_by_seed_and_scene(tmp_path):
             mass = own / 2
             mass[:3] = np.nan  # maps with no mass on three scenes: no relevance mass there
             per_image = {"pointing": own.tolist(), "mass": mass.tolist()}
-            runs.write_json(folder / "scores.json",
-                            {"localisation": {"own": {"per_image": per_image}}, "posthoc": posthoc})
+            storage.write_json(folder / "scores.json",
+                               {"localisation": {"own": {"per_image": per_image}}, "posthoc": posthoc})
             cfg = {"model": model, "dataset": "cluttered_fashion", "seed": seed, "beta": table1_beta(model)}
             collapsed = (model, seed) == ("vgg_aib", 2)  # answers one class: at chance, 50 % here
             final = {"test_error": 50.0 if collapsed else 20.0,

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.reproduce import stored
 
 pytestmark = pytest.mark.usefixtures("isolated_runs")
@@ -45,12 +45,12 @@ def test_full_runs_fall_back_to_the_index_and_reject_bad_rows(tmp_path):
         {"run": "c", "model": "wrn_aib_qt", "dataset": "fashion_mnist", "seed": 0, "epochs": 15,
          "beta": 0.01, "num_anchors": 50, "test_error": 5.2, "best_epoch": 15},
     ]  # fmt: skip
-    runs.write_json(tmp_path / "index.json", {"note": "GPU runs", "runs": rows})
+    storage.write_json(tmp_path / "index.json", {"note": "GPU runs", "runs": rows})
     frame, meta = stored.load_full_runs("fashion_mnist", tmp_path)
     assert meta["file"] == "index.json" and meta["note"] == "GPU runs"
     assert list(frame["test_error"]) == [6.1, 5.2]  # K = 5 is a sweep run; K = 20 / 50 are defaults
     assert len(stored.load_full_runs("fashion_mnist", tmp_path, defaults_only=False)[0]) == 3
-    runs.write_json(tmp_path / "index.json", {"runs": [{"model": "vgg", "seed": 0}]})
+    storage.write_json(tmp_path / "index.json", {"runs": [{"model": "vgg", "seed": 0}]})
     with pytest.raises(ValueError, match="lacks"):
         stored.load_full_runs("fashion_mnist", tmp_path)
 
@@ -75,7 +75,7 @@ def test_stored_per_image_outcomes_agree_with_their_rows():
     parts = []
     for folder in sorted((runs.results_dir("lab") / "runs").glob("*")):
         if (folder / "scores.json").exists():
-            sc = runs.read_json(folder / "scores.json")
+            sc = storage.read_json(folder / "scores.json")
             named = [("table2", sc.get("table2")), *(sc.get("posthoc") or {}).items()]
             parts += [(folder.name, name, p) for name, p in named
                       if isinstance(p, dict) and "rows" in p and "per_image" in p]  # Table 2 parts only
@@ -120,7 +120,7 @@ def test_bench_paper_file_is_read_into_a_table(tmp_path):
     assert frame.loc["vgg_aib", "speed-up"] == 3.0 and frame.loc["vgg_aib", "ms/image (batch 1)"] == 2.5
     assert math.isclose(frame.loc["vgg_aib", "MACs (G)"], 3.787)
     assert meta["device"].startswith("cuda") and meta["provenance"]["commit"] == "abc"
-    runs.write_json(tmp_path / "bench_paper.json", {**BENCH, "suite": "models"})
+    storage.write_json(tmp_path / "bench_paper.json", {**BENCH, "suite": "models"})
     with pytest.raises(ValueError, match="not the output"):
         stored.load_bench_paper(tmp_path)
 

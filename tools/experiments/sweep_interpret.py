@@ -49,7 +49,8 @@ import numpy as np
 import torch
 
 from aibnb import interpret as I
-from aibnb import runs
+from aibnb import runs, storage
+from aibnb.provenance import provenance
 from aibnb.train import fit, load_model, profiles
 
 DATASET = "cluttered_fashion"
@@ -113,11 +114,11 @@ def table2(args: argparse.Namespace) -> int:
             print(f"{model_name} seed {seed}: scored ({time.perf_counter() - start:.0f} s)", flush=True)
     out = args.out or runs.results_dir(args.profile) / "table2_fashion_mnist.json"
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    stamp = runs.provenance(profile=args.profile, seed=None, device=device,
-                            wall_time_s=time.perf_counter() - start,
-                            extra={"script": "tools/experiments/sweep_interpret.py table2",
-                                   "seeds": list(TABLE2_SEEDS),
-                                   "training_devices": sorted(d for d in devices if d)})
+    stamp = provenance(profile=args.profile, seed=None, device=device,
+                       wall_time_s=time.perf_counter() - start,
+                       extra={"script": "tools/experiments/sweep_interpret.py table2",
+                              "seeds": list(TABLE2_SEEDS),
+                              "training_devices": sorted(d for d in devices if d)})
     I.save_table2(out, rows, dataset="fashion_mnist", profile=args.profile, conditions=conditions, taus=taus,
                   stamp=stamp)
     print(f"wrote {out}")
@@ -134,12 +135,12 @@ def collect(args: argparse.Namespace) -> int:
             "(tools/experiments/run_queue.py export --profile full ARCHIVE)"
         )
         return 1
-    scores = [runs.read_json(f) for f in files]
+    scores = [storage.read_json(f) for f in files]
     written = 0
     for dataset in sorted({s["dataset"] for s in scores if s.get("table2")}):
         table = I.table2_from_scores(scores, dataset)
         used = [s for s in scores if s.get("dataset") == dataset and s.get("table2")]
-        stamp = runs.provenance(
+        stamp = provenance(
             profile=args.profile, seed=None, device="cpu", wall_time_s=None,
             extra={"script": "tools/experiments/sweep_interpret.py collect",
                    "runs": [s.get("run") for s in used],
@@ -228,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         })
     out = args.out or runs.results_dir(args.profile) / FILENAME
     wall = time.perf_counter() - start
-    stamp = runs.provenance(profile=args.profile, seed=SEED, device="cpu", wall_time_s=wall,
-                            extra={"script": "tools/experiments/sweep_interpret.py"})
+    stamp = provenance(profile=args.profile, seed=SEED, device="cpu", wall_time_s=wall,
+                       extra={"script": "tools/experiments/sweep_interpret.py"})
     changed = runs.save_result_with_arrays(out, {
         "dataset": DATASET,
         "profile": args.profile,
