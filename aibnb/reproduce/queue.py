@@ -21,7 +21,7 @@ The queue is meant to advance in the background over several working sessions:
   :data:`~aibnb.train.engine.TRAINING_CODE_VERSION` and one CPU thread count, and the queue refuses
   to add a run that differs (:class:`TierMismatchError`);
 * every finished run is **exported** at once (written into a temporary folder, then renamed), and
-  ``index.json`` lists the stored runs (one :func:`~aibnb.reproduce.stored.run_row` each).
+  ``index.json`` lists the stored runs (one :func:`~aibnb.reproduce.run_rows.run_row` each).
 
 On a GPU machine, ``--out DIR`` also packs every stored run of the tier into ``DIR/results.tar.gz``
 after each run (what comes back from a lent machine), and :func:`unpack` brings such an archive
@@ -48,8 +48,8 @@ from aibnb import runs, storage
 from aibnb.locks import file_lock, is_locked, run_lock
 from aibnb.provenance import provenance
 from aibnb.reproduce.plan import PlannedRun, plan
-from aibnb.reproduce.scores import rescore_run, score_run
-from aibnb.reproduce.stored import run_row
+from aibnb.reproduce.run_rows import run_row
+from aibnb.reproduce.run_scores import rescore_run, score_run
 
 __all__ = [
     "KEEP",

@@ -1,11 +1,11 @@
-"""Tests of aibnb.reproduce.scores: how many images a run is scored on, and re-scoring an older
+"""Tests of aibnb.reproduce.run_scores: how many images a run is scored on, and re-scoring an older
 ``scores.json`` up to the current scorer without changing what it already held."""
 
 from __future__ import annotations
 
 from aibnb import storage
 from aibnb.interpret import SCORER_VERSION
-from aibnb.reproduce.scores import rescore_run, score_images, score_run
+from aibnb.reproduce.run_scores import rescore_run, score_images, score_run
 
 
 def test_score_images_is_capped_by_the_runs_own_test_subset(make_record):
