@@ -56,15 +56,15 @@ def score_run(record: runs.RunRecord, profile: str, device: str, group: str) -> 
 
 
 def _without_per_image(part: Any) -> bool:
-    """A stored Table 2 part from before the scorer kept per-image outcomes (version 4)."""
+    """A stored Table 2 part without per-image outcomes (written by a scorer older than version 4)."""
     return isinstance(part, dict) and "rows" in part and "per_image" not in part
 
 
 def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -> bool:
     """Bring a stored run's older ``scores.json`` up to the current scorer: add what it lacks (the
     post-hoc maps, the shifted test set) and re-score the Table 2 parts that have no per-image
-    outcomes (the same images, modifications and seed, so the rows come out as before, now with
-    each image's outcome); the rest is kept, not recomputed. False when there is nothing to add or
+    outcomes (the same images, modifications and seed, so the rows are reproduced, with each
+    image's outcome added); the rest is kept, not recomputed. False when there is nothing to add or
     no checkpoint."""
     from aibnb.interpret import SCORER_VERSION, score_record
 
