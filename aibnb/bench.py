@@ -30,6 +30,7 @@ import torch
 
 from aibnb import runs
 from aibnb.models import available, build_model, count_macs, spec
+from aibnb.provenance import device_description, provenance
 from aibnb.timing import inference_ms_per_image, time_it
 from aibnb.train.machine import autocast, select_device
 from aibnb.vib import aib_loss
@@ -99,7 +100,7 @@ def bench_models(args: argparse.Namespace) -> dict[str, Any]:
         "suite": "models",
         "width": args.width,
         "batch": args.batch,
-        "device": runs.device_description(device),
+        "device": device_description(device),
         "rows": rows,
         "ratios_to_vgg": ratios,
     }
@@ -209,7 +210,7 @@ def bench_train(args: argparse.Namespace) -> dict[str, Any]:
     print(f"engine overhead: {100 * overhead:+.1f} % of the step time ({verdict} the 5 % target)")
     return {
         "suite": "train",
-        "device": runs.device_description(device),
+        "device": device_description(device),
         "images": n,
         "batch": args.batch,
         "device_loader_images_per_s": n / t_dev,
@@ -246,7 +247,7 @@ def bench_paper(args: argparse.Namespace) -> dict[str, Any]:
     tensors = tensors.subset(n, seed=0)
     out: dict[str, Any] = {
         "suite": "paper",
-        "device": runs.device_description(device),
+        "device": device_description(device),
         "width": width,
         "batch": args.batch,
         "images": n,
@@ -399,7 +400,7 @@ def run(args: argparse.Namespace) -> int:
     suites = {"models": bench_models, "train": bench_train, "paper": bench_paper}
     result = suites[args.suite](args)
     if args.json:
-        stamp = runs.provenance(profile="bench", seed=0, device=select_device(args.device))
+        stamp = provenance(profile="bench", seed=0, device=select_device(args.device))
         runs.save_result(args.json, result, stamp=stamp)
         print(f"wrote {args.json}")
     return 0

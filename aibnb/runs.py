@@ -1,11 +1,12 @@
-"""Run records, provenance and stored results.
+"""Run records and stored results.
 
 A *run* is one training of one model: a folder with
 
 * ``config.json``      the resolved :class:`~aibnb.train.TrainConfig` and its hash,
 * ``metrics.jsonl``    one line per epoch (loss parts in bits, accuracies, KL, perplexity, LR, time),
 * ``final.json``       test error with 4 x 4 samples, the best-validation epoch, attention statistics,
-* ``provenance.json``  git commit, profile, seed, device, package versions, wall time,
+* ``provenance.json``  git commit, profile, seed, device, package versions, wall time
+  (:func:`aibnb.provenance.provenance`),
 * ``attention.npz``    a few test images with their attention maps (for figures),
 * ``last.pt`` / ``best.pt`` checkpoints (``torch.save`` to a temporary file, then an atomic rename;
   loaded with ``weights_only=True``).
@@ -14,12 +15,12 @@ How big a run is (its *profile*: ``ci``, ``lab``, ``full``) is the training side
 lives in :mod:`aibnb.train.profiles`.
 
 A *stored result* (``book/results/<profile>/...``) is a small JSON file with a provenance stamp
-(:func:`save_result`, :func:`load_result`). A result with arrays (the stored sweeps' maps and
-images) keeps them in one ``.npz`` beside its JSON, which names the file and holds the arrays'
-content digest (``"arrays"``, ``"arrays_sha256"``): :func:`save_result_with_arrays` writes the pair
-(and leaves it untouched when nothing changed), :func:`load_result_with_arrays` reads it back and
-refuses arrays that are not the ones the JSON was written with. This is the book's one format for
-stored maps.
+(:func:`aibnb.provenance.provenance`; :func:`save_result`, :func:`load_result`). A result with
+arrays (the stored sweeps' maps and images) keeps them in one ``.npz`` beside its JSON, which names
+the file and holds the arrays' content digest (``"arrays"``, ``"arrays_sha256"``):
+:func:`save_result_with_arrays` writes the pair (and leaves it untouched when nothing changed),
+:func:`load_result_with_arrays` reads it back and refuses arrays that are not the ones the JSON was
+written with. This is the book's one format for stored maps.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# the storage and provenance helpers that run records use, under their historical names here
-from aibnb.provenance import device_description, git_commit, provenance
 from aibnb.storage import (
     DamagedFileError,
     arrays_digest,
@@ -41,35 +40,21 @@ from aibnb.storage import (
     read_json_object,
     read_jsonl,
     read_npz,
-    write_atomic,
     write_json,
-    write_jsonl,
     write_npz,
 )
 
 __all__ = [
     "RUN_CONFIG_KEYS",
     "RUN_FILE_KEYS",
-    "DamagedFileError",
     "RunRecord",
     "config_hash",
-    "device_description",
-    "find_runs",
-    "git_commit",
     "load_result",
     "load_result_with_arrays",
-    "provenance",
-    "read_json",
-    "read_json_object",
-    "read_jsonl",
-    "read_npz",
     "results_dir",
     "runs_root",
     "save_result",
     "save_result_with_arrays",
-    "write_atomic",
-    "write_json",
-    "write_jsonl",
 ]
 
 
@@ -161,22 +146,6 @@ class RunRecord:
         if not f.exists():
             return {}
         return read_npz(f, required=("images", "labels"))
-
-
-def find_runs(root: str | os.PathLike[str] | None = None, **match: Any) -> list[RunRecord]:
-    """Finished runs under ``root`` whose config has every ``key=value`` in ``match``."""
-    out = []
-    base = runs_root(root)
-    if not base.exists():
-        return out
-    for cfg in sorted(base.glob("*/config.json")):
-        try:
-            rec = RunRecord.load(cfg.parent)
-        except (OSError, ValueError, KeyError):
-            continue
-        if rec.finished and all(rec.config.get(k) == v for k, v in match.items()):
-            out.append(rec)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

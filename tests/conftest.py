@@ -64,7 +64,7 @@ def scorable_run(tmp_path, monkeypatch):
     """
     import torch
 
-    from aibnb import runs
+    from aibnb import runs, storage
     from aibnb.interpret import EvalData, scoring
     from aibnb.models import build_model
     from aibnb.train import TrainConfig, resolve
@@ -89,7 +89,8 @@ def scorable_run(tmp_path, monkeypatch):
         torch.manual_seed(0)
         model = build_model(model_name, 10, width=cfg.width, in_channels=1, **cfg.model_options)
         info = {"num_classes": 10, "in_channels": 1, "image_size": 32}
-        runs.write_json(folder / "config.json", {"hash": cfg.hash(), "config": cfg.to_dict(), "model": info})
+        stored = {"hash": cfg.hash(), "config": cfg.to_dict(), "model": info}
+        storage.write_json(folder / "config.json", stored)
         torch.save({"model": model.state_dict()}, folder / "best.pt")
         return runs.RunRecord.load(folder)
 

@@ -17,9 +17,9 @@ Typical use::
 ``./data``; ``python -m aibnb data fetch NAME`` (``make data`` for Fashion-MNIST) or
 ``download=True`` obtains a dataset. Nothing is downloaded or written at import time.
 
-Modules: :mod:`~aibnb.data.formats` (readers of the on-disk formats),
-:mod:`~aibnb.data.fetching` (obtaining data), :mod:`~aibnb.data.splits` (validation split,
-subsets), :mod:`~aibnb.data.transforms` (normalisation, augmentation),
+Modules: :mod:`~aibnb.data.formats` (readers of the on-disk formats), :mod:`~aibnb.data.obtain`
+(``fetch``), :mod:`~aibnb.data.download` (downloading and checking files), :mod:`~aibnb.data.splits`
+(validation split, subsets), :mod:`~aibnb.data.transforms` (normalisation, augmentation),
 :mod:`~aibnb.data.cluttered` (scenes with masks), :mod:`~aibnb.data.registry` (the names and
 splits), :mod:`~aibnb.data.raw` (the raw readers), :mod:`~aibnb.data.cub` (CUB-200-2011),
 :mod:`~aibnb.data.tensors` (``TensorData``), :mod:`~aibnb.data.datasets` (``load_tensors``,

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from aibnb.data import cluttered, cub, datasets, registry
-from aibnb.data.fetching import LAYOUT, SENTINELS, fashion_mnist_problems, fetch_fashion_mnist
+from aibnb.data.download import LAYOUT, SENTINELS, fashion_mnist_problems, fetch_fashion_mnist
 from aibnb.data.obtain import fetch
 from aibnb.data.paths import DatasetNotFoundError, data_root
 from aibnb.data.transforms import BACKBONES, compute_mean_std, normalization

@@ -9,8 +9,8 @@ import torch
 from torch.utils.data import Dataset
 
 from aibnb.data import formats
-from aibnb.data.fetching import LAYOUT
-from aibnb.data.fetching import download as _download
+from aibnb.data.download import LAYOUT
+from aibnb.data.download import download as _download
 from aibnb.data.paths import data_root
 from aibnb.data.raw import require
 from aibnb.data.splits import train_val_indices

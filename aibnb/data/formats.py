@@ -3,7 +3,7 @@
 We read the files ourselves instead of through torchvision's dataset classes: those check
 MD5 sums of the official archives, so they reject the tiny files our tests write in the
 same formats (and any re-packaged copy, such as Debian's Fashion-MNIST). torchvision is
-used only to *download* (see :mod:`aibnb.data.fetching`).
+used only to *download* (see :mod:`aibnb.data.download`).
 
 Every reader returns images as a ``uint8`` tensor ``N x C x H x W`` and labels as ``int64``
 (0-based), so the rest of the package never sees a format's quirks:

@@ -1,9 +1,9 @@
 """Make a dataset available under the data root: fetch its files, or generate its scenes.
 
 :func:`fetch` is the one entry point (``python -m aibnb data fetch NAME``, ``make data``). It sits
-above both :mod:`aibnb.data.fetching` (how files are obtained) and :mod:`aibnb.data.datasets` (how
-they are read and, for the cluttered scenes, generated and cached), so neither imports the other
-back.
+above both :mod:`aibnb.data.download` (how files are downloaded and checked) and
+:mod:`aibnb.data.datasets` (how they are read and, for the cluttered scenes, generated and cached),
+so neither imports the other back.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from aibnb.data import cluttered, datasets, registry
-from aibnb.data.fetching import LAYOUT, SENTINELS, Log, download, fetch_fashion_mnist
+from aibnb.data.download import LAYOUT, SENTINELS, Log, download, fetch_fashion_mnist
 from aibnb.data.paths import data_root
 
 __all__ = ["fetch"]

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from aibnb.data import formats
-from aibnb.data.fetching import LAYOUT, fetch_fashion_mnist, missing_error
-from aibnb.data.fetching import download as _download
+from aibnb.data.download import LAYOUT, fetch_fashion_mnist, missing_error
+from aibnb.data.download import download as _download
 from aibnb.data.paths import data_root
 from aibnb.data.registry import (
     CIFAR10_CLASSES,

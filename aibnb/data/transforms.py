@@ -118,16 +118,16 @@ def official_transform(*, train: bool, mean: Sequence[float], std: Sequence[floa
     ``Normalize(mean, std)``. The official VGG pipeline starts with ``Resize(32)``, a no-op
     on images that are already 32 x 32, so it is left out.
     """
-    from torchvision import transforms as T
+    from torchvision import transforms
 
     steps: list = []
     if train:
-        steps.append(T.RandomCrop(crop, padding=pad or None, padding_mode="reflect"))
-        steps.append(T.RandomHorizontalFlip())
+        steps.append(transforms.RandomCrop(crop, padding=pad or None, padding_mode="reflect"))
+        steps.append(transforms.RandomHorizontalFlip())
     else:
-        steps.append(T.CenterCrop(crop))
-    steps += [T.ToTensor(), T.Normalize(mean, std)]
-    return T.Compose(steps)
+        steps.append(transforms.CenterCrop(crop))
+    steps += [transforms.ToTensor(), transforms.Normalize(mean, std)]
+    return transforms.Compose(steps)
 
 
 class JointTransform:
@@ -140,26 +140,26 @@ class JointTransform:
     """
 
     def __init__(self, *, train: bool, mean: Sequence[float], std: Sequence[float], crop: int, pad: int):
-        from torchvision import transforms as T
+        from torchvision import transforms
 
         self.train, self.crop, self.pad = train, crop, pad
-        self.tail = T.Compose([T.ToTensor(), T.Normalize(mean, std)])
+        self.tail = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
 
     def __call__(self, image, mask):
-        from torchvision import transforms as T
-        from torchvision.transforms import functional as TF
+        from torchvision import transforms
+        from torchvision.transforms import functional as image_ops
 
         if self.train:
             if self.pad:
-                image = TF.pad(image, self.pad, padding_mode="reflect")
-                mask = TF.pad(mask, self.pad, padding_mode="reflect")
-            i, j, h, w = T.RandomCrop.get_params(image, (self.crop, self.crop))
-            image, mask = TF.crop(image, i, j, h, w), TF.crop(mask, i, j, h, w)
+                image = image_ops.pad(image, self.pad, padding_mode="reflect")
+                mask = image_ops.pad(mask, self.pad, padding_mode="reflect")
+            i, j, h, w = transforms.RandomCrop.get_params(image, (self.crop, self.crop))
+            image, mask = image_ops.crop(image, i, j, h, w), image_ops.crop(mask, i, j, h, w)
             if torch.rand(1) < 0.5:
-                image, mask = TF.hflip(image), TF.hflip(mask)
+                image, mask = image_ops.hflip(image), image_ops.hflip(mask)
         else:
-            image, mask = TF.center_crop(image, self.crop), TF.center_crop(mask, self.crop)
-        return self.tail(image), TF.pil_to_tensor(mask) > 0
+            image, mask = image_ops.center_crop(image, self.crop), image_ops.center_crop(mask, self.crop)
+        return self.tail(image), image_ops.pil_to_tensor(mask) > 0
 
 
 # ---------------------------------------------------------------------------------------

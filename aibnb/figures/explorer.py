@@ -180,7 +180,7 @@ def localisation_value(metric: str, map_name: str = "own") -> Callable[[Any], fl
     the map minus its minimum), as :meth:`aibnb.reproduce.evidence.Tier.localisation` reads them."""
 
     def value(record: Any) -> float | None:
-        from aibnb.runs import read_json
+        from aibnb.storage import read_json
 
         path = record.path / "scores.json"
         if not path.exists():

@@ -25,13 +25,13 @@ Modules:
 
 Typical use::
 
-    from aibnb import interpret as I
+    from aibnb import interpret
     from aibnb.train import load_model
 
-    data = I.load_eval_data("fashion_mnist", 400)
+    data = interpret.load_eval_data("fashion_mnist", 400)
     model = load_model(record)
-    result = I.consistency_score(
-        model, data.images, lambda x: I.occlude(x, 0.25, generator=0), (0.85, 0.9, 0.95),
+    result = interpret.consistency_score(
+        model, data.images, lambda x: interpret.occlude(x, 0.25, generator=0), (0.85, 0.9, 0.95),
         mean=data.mean, std=data.std, attention="mean",
     )
     result.scores, result.num_consistent, result.intervals()

@@ -1,6 +1,6 @@
 """Grad-CAM (Selvaraju et al., 2017): a post-hoc map for any model, including those without attention.
 
-For a target class ``c`` with logit ``y_c`` and the activations ``A`` (``B x K x h x w``) of a named
+For a target class ``c`` with logit ``y_c`` and the activations ``A`` (batch x channels x h x w) of a named
 layer, the channel weights are the spatially averaged gradients ``alpha_k = mean_ij dy_c/dA_kij``
 and the map is ``relu(sum_k alpha_k A_k)``, at the layer's resolution, in the units of
 ``A`` (it has no absolute scale: figures that show it must say how it is normalised).
@@ -80,7 +80,8 @@ def grad_cam(
 
     def hook(_module, _inputs, output):
         if not isinstance(output, Tensor) or output.ndim != 4:
-            raise ValueError(f"layer {layer!r} must output a B x K x h x w tensor for Grad-CAM")
+            raise ValueError(f"layer {layer!r} must output a batch x channels x height x width tensor for "
+                             "Grad-CAM")
         captured.append(output)
 
     handle = module.register_forward_hook(hook)

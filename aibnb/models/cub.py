@@ -1,14 +1,14 @@
 """The CUB-200-2011 (224 x 224) variants of the AIB models (``CUB-experiments/`` of the official code).
 
 * ``vgg_aib_cub``: VGG-16 (no BN) convolutional part without its last max-pool (512 x 14 x 14),
-  attention mean Conv3x3(512 -> 1) + Sigmoid, encoder AdaptiveAvgPool(3) + Linear(4608, 2K),
-  decoder Linear(K, K)-ReLU-Linear(K, 200).
+  attention mean Conv3x3(512 -> 1) + Sigmoid, encoder AdaptiveAvgPool(3) + Linear(4608, 2d),
+  decoder Linear(d, d)-ReLU-Linear(d, 200), with d the latent size (``latent_dim``, 256).
 * ``vgg_aib_qt_cub``: as above, but the official ``model_qt.py`` has a deeper attention mean:
   3 x [Conv3x3(512 -> 512) + ReLU] then Conv3x3(512 -> 1) + Sigmoid. Only this model has the 24.28 M
   parameters that the paper's Table 3 lists for both VGG rows.
 * ``wrn_aib_cub`` / ``wrn_aib_qt_cub``: wide-ResNet-50-2 up to ``layer3`` (1024 x 14 x 14); the
   attention mean is a fresh stride-1 copy of ``layer4`` (3 Bottlenecks to 2048) + Conv3x3(2048 -> 1)
-  + Sigmoid; the encoder is ``layer4`` + GAP + Linear(2048, 2K). The official model also holds an
+  + Sigmoid; the encoder is ``layer4`` + GAP + Linear(2048, 2d). The official model also holds an
   unused 20.7 M-parameter ``tmp_layer`` counted in Table 3's 130.73 M; we do not build dead layers.
 
 ``pretrained=True`` loads torchvision's ImageNet weights into the backbone (as the official code

@@ -17,7 +17,8 @@ convolution with kernel ``image_size / 32``. No max-pool follows blocks 1-2.
   this is our reading).
 * ``vgg_aib`` / ``vgg_aib_qt``: the official ``Vgg16_bn_lrn_VANet(_QT)``: features = blocks 1-3 and a
   max-pool (256 x 16 x 16), variational attention there, encoder = blocks 4-6 (max-pools after 4 and
-  5), dense conv, ReLU, Linear(512, 2K); decoder Linear(K, K)-ReLU-Linear(K, C).
+  5), dense conv, ReLU, Linear(512, 2d); decoder Linear(d, d)-ReLU-Linear(d, C), with d the latent
+  size (``latent_dim``, 256).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ WRN-28-10 (Zagoruyko & Komodakis, 2016): a 3x3 stem to 16 channels, three groups
 * ``wrn_aib`` / ``wrn_aib_qt``: the official ``WideResNet(_QT)`` of ``wrn_va.py``: the same ABN
   branch up to the sigmoid is the attention mean (the paper calls it "an extra residual block"),
   the attention std is a 3x3 conv of the mean map, the encoder is group 3 + BN + ReLU + GAP +
-  Linear(640, 2K), the decoder ReLU-Linear(K, C) (the official "v3"), K = 512.
+  Linear(640, 2d), the decoder ReLU-Linear(d, C) (the official "v3"), with d the latent size
+  (``latent_dim``, 512).
 """
 
 from __future__ import annotations

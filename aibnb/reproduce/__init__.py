@@ -12,7 +12,7 @@
   claims out for the page;
 * :mod:`aibnb.reproduce.paper` holds the paper's Tables 1, 3 and 4 as data (``paper.json``) and
   lays our Table 1 errors out beside them;
-* :mod:`aibnb.reproduce.stored` is the one row format of the stored runs (``index.json``,
+* :mod:`aibnb.reproduce.run_rows` is the one row format of the stored runs (``index.json``,
   ``table1_<dataset>.json``) and reads the GPU results back (runs, benchmark);
 * :mod:`aibnb.reproduce.cross_domain` evaluates trained models on shifted test sets (STL-10 for
   CIFAR-10, as in the paper), without retraining.

@@ -196,8 +196,8 @@ def consistency_per_image(
     same control; NaN for an image whose prediction every modification changed. The per-image
     values a paired test over images needs (two maps of the same images, image by image); their
     mean weights every image alike, where the table's score weights every prediction-consistent
-    pair alike, so the two differ slightly. None for a run scored before the scorer kept per-image
-    outcomes (``scores.json`` version < 4: re-score it with the queue)."""
+    pair alike, so the two differ slightly. None for a run whose ``scores.json`` has no per-image
+    outcomes (scorer version < 4: re-score it with the queue)."""
     from aibnb.interpret.consistency import stability_levels
 
     part = _part(scores, map)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.reproduce import stats
 from aibnb.reproduce.claims import consistency_excess, consistency_per_image, posthoc_conditions
 from aibnb.reproduce.health import learned, regime
@@ -113,7 +113,7 @@ class Tier:
         for seed, r in self.select(model, dataset, **settings).items():
             f = r.path / "scores.json"
             if f.exists():
-                out[seed] = runs.read_json(f)
+                out[seed] = storage.read_json(f)
         return out
 
     # -----------------------------------------------------------------------------------------
@@ -323,7 +323,7 @@ class Tier:
 
         Paired by seed; per image, the paired bootstrap on the images both maps were scored on (the
         post-hoc maps on the first images of the same list), pooled over the seeds whose runs both
-        carry per-image outcomes (runs scored before the scorer kept them have none; the result
+        carry per-image outcomes (runs scored by a scorer older than version 4 have none; the result
         names the seeds, ``image_seeds``); Holm's correction across the claims. A claim with a
         post-hoc map compares both maps on the modifications the post-hoc maps were scored under.
         """

@@ -32,7 +32,7 @@ def outcomes(tier: Any, records: dict[int, runs.RunRecord]) -> dict[int, np.ndar
 def run_setting(record: runs.RunRecord, key: str) -> Any:
     if key == "num_anchors":
         return (record.final or {}).get("num_anchors")
-    if key == "train_eval":  # runs stored before the field existed did not measure their gap
+    if key == "train_eval":  # a run whose configuration lacks the field did not measure its gap
         return bool(record.config.get(key, False))
     return record.config.get(key)
 

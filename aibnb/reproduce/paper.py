@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.reproduce.stats import summarize
 
 if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
@@ -83,7 +83,7 @@ def load_paper(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         raise FileNotFoundError(
             f"{path} does not exist; it holds the paper's numbers (book/results/paper.json)"
         )
-    paper = runs.read_json(path)
+    paper = storage.read_json(path)
     for key in ("source", "notes", "table1", "table3", "table4"):
         if key not in paper:
             raise ValueError(f"{path}: missing key {key!r}")

@@ -21,7 +21,7 @@ The queue is meant to advance in the background over several working sessions:
   :data:`~aibnb.train.engine.TRAINING_CODE_VERSION` and one CPU thread count, and the queue refuses
   to add a run that differs (:class:`TierMismatchError`);
 * every finished run is **exported** at once (written into a temporary folder, then renamed), and
-  ``index.json`` lists the stored runs (one :func:`~aibnb.reproduce.stored.run_row` each).
+  ``index.json`` lists the stored runs (one :func:`~aibnb.reproduce.run_rows.run_row` each).
 
 On a GPU machine, ``--out DIR`` also packs every stored run of the tier into ``DIR/results.tar.gz``
 after each run (what comes back from a lent machine), and :func:`unpack` brings such an archive
@@ -44,14 +44,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.locks import file_lock, is_locked, run_lock
 from aibnb.models import spec
+from aibnb.provenance import provenance
 from aibnb.reproduce.claims import TABLE1_CLAIMS
 from aibnb.reproduce.evidence import Tier
 from aibnb.reproduce.plan import PlannedRun, plan
-from aibnb.reproduce.scores import rescore_run, score_run
-from aibnb.reproduce.stored import run_row
+from aibnb.reproduce.run_rows import run_row
+from aibnb.reproduce.run_scores import rescore_run, score_run
 from aibnb.train import fit
 from aibnb.train.config import TrainConfig
 from aibnb.train.engine import TRAINING_CODE_VERSION, run_dir_for
@@ -172,7 +173,7 @@ def build_index(store: Path, profile: str) -> dict[str, Any]:
             "description": get_profile(profile).description,
             "runs": [run_row(runs.RunRecord.load(d)) for d in stored_runs(store)],
         }
-        runs.write_json(store / "index.json", index)
+        storage.write_json(store / "index.json", index)
         write_claims(store, profile)
     return index
 
@@ -192,7 +193,7 @@ def write_claims(store: Path, profile: str) -> Path:
             "runs": sorted(r.name for r in tier.records),
             "claims": [r.to_dict() for r in results],
         },
-        stamp=runs.provenance(profile=profile, seed=None, device="cpu"),
+        stamp=provenance(profile=profile, seed=None, device="cpu"),
     )
     return path
 
@@ -215,7 +216,7 @@ def pack(store: Path, archive: Path) -> int:
                     if (run_dir / name).exists():
                         tar.add(run_dir / name, arcname=f"{run_dir.name}/{name}")
 
-    runs.write_atomic(archive, write)
+    storage.write_atomic(archive, write)
     return len(dirs)
 
 
@@ -252,7 +253,7 @@ def check_archive(run_dirs: Sequence[Path], store: Path, profile: str | None, wh
     for d in run_dirs:
         for name in ("attention.npz", "predictions.npz"):
             if (d / name).exists():
-                runs.read_npz(d / name)
+                storage.read_npz(d / name)
     found = {r.config.get("profile") for r in records}
     if profile is None and len(found) > 1:
         raise TierMismatchError(f"{what} holds runs of several profiles ({sorted(map(str, found))})")
@@ -318,7 +319,7 @@ def planned_status(
 
 def epochs_done(path: Path) -> int:
     """How many epochs the run in the cache folder ``path`` has recorded (0 before it starts)."""
-    return len(runs.read_jsonl(path / "metrics.jsonl"))
+    return len(storage.read_jsonl(path / "metrics.jsonl"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,7 +388,8 @@ def rescore_stored(run: PlannedRun, path: Path, store: Path, profile: str, devic
     with run_lock(path.name) as mine:
         if not (mine and rescore_run(runs.RunRecord.load(path), profile, device, run.group)):
             return False
-        runs.write_json(store / "runs" / path.name / "scores.json", runs.read_json(path / "scores.json"))
+        scores = storage.read_json(path / "scores.json")
+        storage.write_json(store / "runs" / path.name / "scores.json", scores)
         build_index(store, profile)
     return True
 
@@ -418,7 +420,7 @@ def store_run(record: runs.RunRecord, run: PlannedRun, store: Path, profile: str
     if not (record.path / "scores.json").exists():
         scores = score_run(record, profile, device, run.group)
         if scores is not None:
-            runs.write_json(record.path / "scores.json", scores)
+            storage.write_json(record.path / "scores.json", scores)
     check_tier(store, tier_identity(record), record.name)
     export_run(record.path, store)
     build_index(store, profile)

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.models import build_model
 from aibnb.storage import DamagedFileError, write_atomic
 from aibnb.train.config import TrainConfig, model_kwargs
@@ -126,7 +126,7 @@ def load_model(
         raise ValueError(f"load_model: which must be 'best' or 'last', got {which!r}")
     device = select_device(device) if isinstance(device, str) else torch.device(device)
     run_dir = Path(run.path if isinstance(run, runs.RunRecord) else run)
-    stored = runs.read_json_object(run_dir / "config.json", required=("config", "model"))
+    stored = storage.read_json_object(run_dir / "config.json", required=("config", "model"))
     cfg, info = TrainConfig.from_dict(stored["config"]), stored["model"]
     model = build_model(
         cfg.model,

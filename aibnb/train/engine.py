@@ -36,8 +36,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.locks import run_lock
+from aibnb.provenance import provenance
 from aibnb.storage import remove_stale_temps
 from aibnb.train.build import build, describe, load_data, make_optimizer
 from aibnb.train.checkpoint import Progress, resume, save_best, save_last, unwrap
@@ -223,7 +224,7 @@ def finished_run(cfg: TrainConfig, out: Path) -> runs.RunRecord | None:
     trained (or resumed). A folder that holds another run is an error: it is never overwritten."""
     config_file = out / "config.json"
     if config_file.exists():
-        stored = runs.read_json_object(config_file, required=runs.RUN_FILE_KEYS["config.json"])
+        stored = storage.read_json_object(config_file, required=runs.RUN_FILE_KEYS["config.json"])
         if stored.get("hash") != cfg.hash():
             raise FileExistsError(
                 f"{out} holds a different run (hash {stored.get('hash')}, this config {cfg.hash()}); "
@@ -258,7 +259,7 @@ def _start(cfg: TrainConfig, out: Path, device: torch.device, dist_: Distributed
     else:
         progress = Progress()
         if dist_.is_main:
-            runs.write_json(
+            storage.write_json(
                 out / "config.json", {"hash": cfg.hash(), "config": cfg.to_dict(), "model": build_info}
             )
     train_model = _wrap(model, cfg, dist_, device)  # after resume: DDP broadcasts rank 0's weights
@@ -359,7 +360,7 @@ def _record_epoch(run: _Run, epoch: int, row: dict[str, Any]) -> None:
         elapsed_s=run.elapsed(),
         config_hash=cfg.hash(),
     )
-    runs.write_jsonl(run.out / "metrics.jsonl", progress.metrics)
+    storage.write_jsonl(run.out / "metrics.jsonl", progress.metrics)
     val = f"{row['val_acc']:.3f}" if "val_acc" in row else "-"
     if run.bar is not None:
         run.bar.set_postfix(loss=f"{row['train_total']:.3f}", train=f"{row['train_acc']:.3f}", val=val)
@@ -404,9 +405,9 @@ def _finish(run: _Run) -> None:
             run.progress.best,
             wall_time,
         )
-        runs.write_json(
+        storage.write_json(
             run.out / "provenance.json",
-            runs.provenance(
+            provenance(
                 profile=cfg.profile,
                 seed=cfg.seed,
                 device=run.device,

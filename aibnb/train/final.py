@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from aibnb import runs
+from aibnb import storage
 from aibnb.storage import write_npz
 from aibnb.train.checkpoint import load_checkpoint
 from aibnb.train.config import TrainConfig
@@ -75,7 +75,7 @@ def write_final(
         **gap,
         "wall_time_s": wall_time,
     }
-    runs.write_json(out / "final.json", final)
+    storage.write_json(out / "final.json", final)
     save_attention(out, model, test_data, cfg, device)
 
 

@@ -59,7 +59,7 @@ def prepare(
         cfg,
         num_threads=threads,
         amp=cfg.amp if cfg.amp is not None else device.type == "cuda",
-        # channels-last: faster convolutions on CUDA and (about 10 %, measured) on CPU
+        # channels-last: faster convolutions on CUDA and on CPU
         channels_last=cfg.channels_last if cfg.channels_last is not None else device.type != "mps",
     )
     return cfg, device

@@ -1,8 +1,8 @@
 """Several independent runs at once: one process and one CPU thread per run.
 
-On a CPU, small convolutions do not split well over threads: two single-thread processes train
-about 1.3-1.4 times as many images per second as one process with two threads on an AVX-512 machine
-(two cores, width 1/16); on an AVX2 machine the two were measured about equal for VGG at batch 64.
+On a CPU, small convolutions do not split well over threads: single-thread processes side by side
+train at least as many images per second as one process with all the threads (how many more
+depends on the CPU), and each run's numbers do not depend on how many runs share the machine.
 A chapter that needs several runs therefore hands them to :func:`fit_many`,
 which trains the missing ones ``jobs`` at a time, each in a fresh process, and returns every run's
 record. Each run is exactly the run :func:`~aibnb.train.fit` would train alone: the same resolved

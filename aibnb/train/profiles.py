@@ -8,8 +8,8 @@ Three tiers of evidence share one code path and differ only here:
   every code path works; it is not evidence for or against the paper.
 * ``lab``: the CPU evidence tier, computed once by a background queue (``python -m aibnb queue``) and
   stored under ``book/results/lab/``. Width 1/16, 10,000 training images, all 10,000 test images,
-  12 epochs, one CPU thread per run (a pilot at 20,000 images took 16-19 minutes a run on one
-  thread beside a second worker, twice the budget of about 12 core-hours for the whole tier).
+  12 epochs, one CPU thread per run (the training-set size keeps the whole tier within a budget of
+  about 12 core-hours).
   Its comparisons are made fair at reduced width (see
   :attr:`Profile.latent_dim` and :attr:`Profile.loss_units`).
 * ``full``: the paper's setting (width 1, all the data, the official recipe), meant for a GPU.

@@ -10,27 +10,27 @@ import pytest
 import torch
 
 from aibnb import data
-from aibnb.data import cluttered, fetching
+from aibnb.data import cluttered, download
 
 
 @pytest.fixture(scope="module")
 def fashion_root(tmp_path_factory) -> Path:
     """A data root holding Fashion-MNIST: $AIBNB_DATA if it has it, else unpacked from Debian's files."""
     configured = os.environ.get("AIBNB_DATA")
-    if configured and not fetching.fashion_mnist_problems(Path(configured) / "FashionMNIST" / "raw"):
+    if configured and not download.fashion_mnist_problems(Path(configured) / "FashionMNIST" / "raw"):
         return Path(configured)
-    if not all((fetching.DEBIAN_FASHION_MNIST / f"{n}.gz").exists() for n in fetching.FASHION_MNIST_FILES):
+    if not all((download.DEBIAN_FASHION_MNIST / f"{n}.gz").exists() for n in download.FASHION_MNIST_FILES):
         pytest.skip(
             "Fashion-MNIST is not available: set AIBNB_DATA to a root filled by `make data`, or install "
-            f"the Debian package {fetching.DEBIAN_PACKAGE} (files in {fetching.DEBIAN_FASHION_MNIST})"
+            f"the Debian package {download.DEBIAN_PACKAGE} (files in {download.DEBIAN_FASHION_MNIST})"
         )
     root = tmp_path_factory.mktemp("fashion")
-    fetching.fetch_fashion_mnist(root, use_apt=False, use_download=False, log=print)
+    download.fetch_fashion_mnist(root, use_apt=False, use_download=False, log=print)
     return root
 
 
 def test_real_files_pass_the_header_checks(fashion_root):
-    assert fetching.fashion_mnist_problems(fashion_root / "FashionMNIST" / "raw") == []
+    assert download.fashion_mnist_problems(fashion_root / "FashionMNIST" / "raw") == []
 
 
 def test_splits_sizes_and_stratified_val(fashion_root):

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torchvision.transforms import functional as TF
+from torchvision.transforms import functional as image_ops
 
 from aibnb import data
 from aibnb.data.transforms import (
@@ -86,9 +86,9 @@ def test_pil_path_and_batched_path_give_the_same_tensors(channels):
     )
     tail = official_transform(train=False, mean=mean, std=std, crop=32, pad=4)
     for b in range(12):
-        pil = TF.pad(to_pil(images[b]), 4, padding_mode="reflect")
-        pil = TF.crop(pil, int(oy[b]), int(ox[b]), 32, 32)
-        pil = TF.hflip(pil) if flips[b] else pil
+        pil = image_ops.pad(to_pil(images[b]), 4, padding_mode="reflect")
+        pil = image_ops.crop(pil, int(oy[b]), int(ox[b]), 32, 32)
+        pil = image_ops.hflip(pil) if flips[b] else pil
         assert torch.allclose(batched[b], tail(pil), atol=1e-6)
 
 

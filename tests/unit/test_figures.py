@@ -108,17 +108,17 @@ def test_ci_sweep_figure_and_stored_point() -> None:
 
 
 def test_chapter_one_tables_and_plane() -> None:
-    from aibnb import bounds as B
+    from aibnb import bounds
     from aibnb.figures import bounds as figs
 
-    source = B.GaussianSource(
+    source = bounds.GaussianSource(
         cov_x=[[1.0, 0.3], [0.3, 1.0]], label_map=[[1.0, 0.0], [0.0, 0.5]], label_noise_cov=np.eye(2)
     )
-    channel = B.LinearGaussianChannel(source, encoder=np.eye(2), noise_cov=0.5 * np.eye(2))
+    channel = bounds.LinearGaussianChannel(source, encoder=np.eye(2), noise_cov=0.5 * np.eye(2))
     rng = np.random.default_rng(0)
     exact, table = figs.truth_table(channel, 20_000, rng)
     assert (table["|MC − exact| / SE"] < 5).all() and exact["zx"] == pytest.approx(exact["zxa"])
-    priors = {f: B.best_gaussian_prior(channel, f) for f in ("standard", "full")}
+    priors = {f: bounds.best_gaussian_prior(channel, f) for f in ("standard", "full")}
     rate = figs.rate_table(channel, priors, exact["zxa"], 20_000, rng, 32)
     assert rate.loc["full", "gap = bound − I(Z;X,A)"] == pytest.approx(0.0, abs=1e-9)
     decoder = figs.decoder_table(channel, {"Bayes": channel.bayes_decoder()}, 20_000, rng, 32)
@@ -127,9 +127,9 @@ def test_chapter_one_tables_and_plane() -> None:
         rate, decoder, {"I(Z;X,A)": exact["zxa"]}, {"I(Z;Y)": exact["zy"]}, rate_title="r", decoder_title="d"
     )
     plt.close(fig)
-    fits = [B.fit_linear_vib(source, beta, steps=20, seed=0) for beta in (0.1, 0.3)]
+    fits = [bounds.fit_linear_vib(source, beta, steps=20, seed=0) for beta in (0.1, 0.3)]
     sweep = pd.DataFrame([f.summary() for f in fits]).set_index("beta")
-    plane = figs.InformationPlane(B.GaussianIB.from_source(source), source, fits, sweep)
+    plane = figs.InformationPlane(bounds.GaussianIB.from_source(source), source, fits, sweep)
     plt.close(plane.figure())
     panel = plane.panel(fits[0], "profile ci")
     assert len(panel.axes) == 3

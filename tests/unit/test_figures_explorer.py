@@ -19,7 +19,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from aibnb import viz
-from aibnb.figures import explorer as E
+from aibnb.figures import explorer
 from aibnb.reproduce.evidence import Tier
 from aibnb.runs import RunRecord
 
@@ -93,41 +93,42 @@ def tier(tmp_path: Path) -> Tier:
 
 
 def test_sweep_points_select_each_value_as_the_tables_do(tier: Tier) -> None:
-    points = E.sweep_points(tier, "vgg_aib", E.BETA)
+    points = explorer.sweep_points(tier, "vgg_aib", explorer.BETA)
     assert [p.label for p in points] == ["0.01", "1"]
     assert points[0].seeds == [0, 1, 2], "the ladder run (train_eval) must not join the official β"
     assert points[0].records == tier.select("vgg_aib", "fashion_mnist", beta=0.01)
-    anchors = E.sweep_points(tier, "vgg_aib_qt", E.ANCHORS)
+    anchors = explorer.sweep_points(tier, "vgg_aib_qt", explorer.ANCHORS)
     assert [p.label for p in anchors] == ["2", "20"]
-    ladder = E.sweep_points(tier, "vgg_aib", E.TRAIN_SIZE)
+    ladder = explorer.sweep_points(tier, "vgg_aib", explorer.TRAIN_SIZE)
     assert [p.label for p in ladder] == ["1,250"] and ladder[0].seeds == [0]
 
 
 def test_cells_are_mean_sd_interval_and_means(tier: Tier) -> None:
-    point = E.sweep_points(tier, "vgg_aib", E.BETA)[0]
-    cells = E.panel_cells(point, E.STANDARD_COLUMNS)
+    point = explorer.sweep_points(tier, "vgg_aib", explorer.BETA)[0]
+    cells = explorer.panel_cells(point, explorer.STANDARD_COLUMNS)
     assert cells["seeds"] == "3"
     assert cells["test error (%)"] == "14.00 ± 1.00"
     low, high = (float(v) for v in cells["95 % interval (%)"].split(" to "))
     assert low < 14.0 < high and high - 14.0 == pytest.approx(14.0 - low)
     assert cells["KL term (bits)"] == "6.000"
-    one = E.sweep_points(tier, "vgg_aib_qt", E.ANCHORS)[0]
-    assert E.panel_cells(one, E.STANDARD_COLUMNS)["95 % interval (%)"] == "–"  # one seed has no interval
+    one = explorer.sweep_points(tier, "vgg_aib_qt", explorer.ANCHORS)[0]
+    cells = explorer.panel_cells(one, explorer.STANDARD_COLUMNS)
+    assert cells["95 % interval (%)"] == "–"  # one seed has no interval
 
 
 def test_a_panel_prints_the_table_row_of_its_setting(tier: Tier) -> None:
     """The property the book's HTML test checks on the built pages: panel numbers == table cells."""
-    points = E.sweep_points(tier, "vgg_aib", E.BETA)
-    table = BeautifulSoup(E.points_table(points, caption="c", table_id="t").to_html(), "html.parser")
+    points = explorer.sweep_points(tier, "vgg_aib", explorer.BETA)
+    table = BeautifulSoup(explorer.points_table(points, caption="c", table_id="t").to_html(), "html.parser")
     assert table.find("table")["data-aibnb-table"] == "t"
     headers = [th.get_text(strip=True) for th in table.select("thead tr")[0].find_all("th")][1:]
     rows = {
         tr.find("th").get_text(strip=True): [td.get_text(strip=True) for td in tr.find_all("td")]
         for tr in table.select("tbody tr")
     }
-    explorer = E.stored_explorer(points, table_id="t", title="t", footer="f", initial=1.0, dpi=30)
-    assert explorer.slider.index == 1
-    for child in explorer.stack.children:
+    widget = explorer.stored_explorer(points, table_id="t", title="t", footer="f", initial=1.0, dpi=30)
+    assert widget.slider.index == 1
+    for child in widget.stack.children:
         panel = BeautifulSoup(child.value, "html.parser")
         label = panel.find(attrs={viz.PANEL_ATTRIBUTE: True})[viz.PANEL_ATTRIBUTE]
         numbers = panel.find(attrs={"data-aibnb-table": "t"})
@@ -141,12 +142,12 @@ def test_a_panel_prints_the_table_row_of_its_setting(tier: Tier) -> None:
 
 
 def test_points_frame_and_model_points(tier: Tier) -> None:
-    frame = E.points_frame(E.sweep_points(tier, "vgg_aib", E.BETA))
+    frame = explorer.points_frame(explorer.sweep_points(tier, "vgg_aib", explorer.BETA))
     assert sorted(frame.columns) == sorted(
         ["beta", "seed", "test_error", "kl_bits", "izy_bits", "perplexity"]
     )
     assert len(frame) == 5 and 40.0 not in set(frame["test_error"])
-    models = E.model_points(
+    models = explorer.model_points(
         tier, ["vgg_aib", "vgg_aib_qt", "vgg_att3"], keep=lambda r: r.final["test_error"] < 15
     )
     assert [p.label for p in models] == ["VGG-aib", "VGG-aib-qt"]  # no VGG-att3 run; K = 2 is not the default
@@ -154,15 +155,15 @@ def test_points_frame_and_model_points(tier: Tier) -> None:
 
 
 def test_localisation_column_reads_the_stored_scores(tier: Tier) -> None:
-    column = E.Column("pointing (%)", E.localisation_value("pointing"))
-    point = E.sweep_points(tier, "vgg_aib", E.BETA)[0]
+    column = explorer.Column("pointing (%)", explorer.localisation_value("pointing"))
+    point = explorer.sweep_points(tier, "vgg_aib", explorer.BETA)[0]
     assert column.cell(point.records.values()) == "75.00 ± 0.00"
-    assert E.localisation_value("pointing", "gradcam")(point.records[0]) is None
+    assert explorer.localisation_value("pointing", "gradcam")(point.records[0]) is None
 
 
 def test_maps_panel_draws_one_row_per_seed(tier: Tier) -> None:
-    point = E.sweep_points(tier, "vgg_aib", E.BETA)[0]
-    fig = E.maps_panel(point, num_images=4, max_seeds=2, masks=True)
+    point = explorer.sweep_points(tier, "vgg_aib", explorer.BETA)[0]
+    fig = explorer.maps_panel(point, num_images=4, max_seeds=2, masks=True)
     image_axes = [ax for ax in fig.axes if ax.get_images()]
     assert len(image_axes) == 4 * 3  # images + two seeds
     names = {ax.get_ylabel() for ax in fig.axes}
@@ -172,15 +173,15 @@ def test_maps_panel_draws_one_row_per_seed(tier: Tier) -> None:
 def test_live_trainer_is_marked_live_only_and_adds_a_panel(tier: Tier) -> None:
     import ipywidgets as widgets
 
-    points = E.sweep_points(tier, "vgg_aib", E.BETA)
-    explorer = E.stored_explorer(points, table_id="t", title="t", footer="f", dpi=30)
+    points = explorer.sweep_points(tier, "vgg_aib", explorer.BETA)
+    widget = explorer.stored_explorer(points, table_id="t", title="t", footer="f", dpi=30)
     box = widgets.FloatText(value=0.5)
     live = tier.records[0]
-    trainer = E.live_trainer(explorer, box, lambda value: live, E.BETA)
+    trainer = explorer.live_trainer(widget, box, lambda value: live, explorer.BETA)
     assert viz.LIVE_CLASS in trainer._dom_classes
     trainer.children[1].click()
-    assert explorer.labels[-1] == "0.5" and len(explorer.stack.children) == 3
-    text = html.unescape(explorer.stack.children[-1].value)
+    assert widget.labels[-1] == "0.5" and len(widget.stack.children) == 3
+    text = html.unescape(widget.stack.children[-1].value)
     assert re.search(r"β = 0\.5", text)
     with pytest.raises(ValueError, match="no stored runs"):
-        E.stored_explorer([], table_id="t", title="t", footer="f")
+        explorer.stored_explorer([], table_id="t", title="t", footer="f")

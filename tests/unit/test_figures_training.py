@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from aibnb import runs
-from aibnb.figures import training as T
+from aibnb.figures import training
 from aibnb.provenance import devices_phrase
 from aibnb.reproduce.paper import load_paper
 from aibnb.train import TrainConfig, resolve
@@ -57,7 +57,7 @@ def by_model(tmp_path):
 
 
 def test_lab_table1_frame_has_one_row_per_model_with_its_numbers(by_model):
-    frame = T.lab_table1_frame(by_model, {"vgg": 6.5}, {"vgg": "VGG", "vgg_aib": "VGG-aib"})
+    frame = training.lab_table1_frame(by_model, {"vgg": 6.5}, {"vgg": "VGG", "vgg_aib": "VGG-aib"})
     assert list(frame.index) == ["VGG", "VGG-aib"]
     assert frame.loc["VGG", "test error (%), mean ± sd"] == "12.50 ± 0.71"
     assert frame.loc["VGG", "seeds"] == "0–1"
@@ -69,15 +69,15 @@ def test_lab_table1_frame_has_one_row_per_model_with_its_numbers(by_model):
 
 
 def test_curves_figures_draw_one_line_per_seed_or_model(by_model):
-    fig = T.lab_curves_figure(by_model, {"vgg": "VGG"})
+    fig = training.lab_curves_figure(by_model, {"vgg": "VGG"})
     assert len(fig.axes) == 4 and [len(ax.lines) for ax in fig.axes[:2]] == [2, 2]
     assert fig.axes[0].get_title() == "VGG" and fig.axes[1].get_title() == "vgg_aib"
     assert not fig.axes[2].axison  # the unused panels are blank
     plt.close(fig)
-    empty = T.lab_curves_figure({}, {})
+    empty = training.lab_curves_figure({}, {})
     assert "no stored lab run yet" in empty.axes[0].texts[0].get_text()
     plt.close(empty)
-    live = T.live_curves_figure(by_model)
+    live = training.live_curves_figure(by_model)
     assert len(live.axes) == 1 and live.axes[0].get_title() == "VGG family"
     styles = {line.get_label(): line.get_linestyle() for line in live.axes[0].lines}
     assert styles == {"vgg": "--", "vgg_aib": "-"}  # the AIB model solid
@@ -88,13 +88,13 @@ def test_curves_figures_draw_one_line_per_seed_or_model(by_model):
 def test_run_log_and_departures_frames(by_model):
     recs = [by_model["vgg"][0], by_model["vgg_aib"][1]]
     specs = [{"model": r.config["model"], "dataset": "fashion_mnist", "seed": r.config["seed"]} for r in recs]
-    log = T.run_log_frame(specs, recs, [True, False])
+    log = training.run_log_frame(specs, recs, [True, False])
     assert list(log["test error (%)"]) == [12.0, 12.0] and list(log["trained now"]) == [False, True]
     with pytest.raises(ValueError, match="one of each per run"):
-        T.run_log_frame(specs, recs[:1], [True])
+        training.run_log_frame(specs, recs[:1], [True])
     configs = {m: resolve(TrainConfig(model=m, dataset="fashion_mnist", profile="ci"))
                for m in ("vgg", "vgg_aib", "wrn")}
-    groups = T.grouped_departures_frame(configs)
+    groups = training.grouped_departures_frame(configs)
     assert list(groups.index) == ["vgg, vgg_aib", "wrn"]  # the VGGs depart alike, the WRN in its width
     assert groups.loc["wrn", "width"] != groups.loc["vgg, vgg_aib", "width"]
     assert groups.loc["wrn", "epochs"] == "2 (official 200)"
@@ -102,8 +102,8 @@ def test_run_log_and_departures_frames(by_model):
 
 def test_table1_figure_puts_our_errors_beside_the_paper_s(by_model):
     errors = {m: {s: r.final["test_error"] for s, r in recs.items()} for m, recs in by_model.items()}
-    fig = T.table1_figure(errors, {"vgg": 6.5, "vgg_aib": 5.0}, dataset="fashion_mnist",
-                          paper_label="CIFAR-10", profile="ci", same_data=False, rho=1.0)
+    fig = training.table1_figure(errors, {"vgg": 6.5, "vgg_aib": 5.0}, dataset="fashion_mnist",
+                                 paper_label="CIFAR-10", profile="ci", same_data=False, rho=1.0)
     ours, paper = fig.axes
     assert [p.get_width() for p in ours.patches] == [12.5, 11.5]
     assert [p.get_width() for p in paper.patches] == [6.5, 5.0]
@@ -121,14 +121,14 @@ def test_attention_gallery_draws_a_row_per_model_on_one_scale():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (4, 1, 28, 28), dtype=np.uint8)
     samples = {"vgg_aib": _samples(rng, images), "wrn_abn": _samples(rng, images)}
-    fig = T.attention_gallery(samples, [0, 1, 2], T.short_class_names(CLASSES), title="maps")
+    fig = training.attention_gallery(samples, [0, 1, 2], training.short_class_names(CLASSES), title="maps")
     maps = [im for ax in fig.axes for im in ax.get_images() if im.get_cmap().name == "viridis"]
     assert len(maps) == 6 and {im.get_clim() for im in maps} == {(0.0, 1.0)}
     notes = [ax.get_xlabel() for ax in fig.axes if ax.get_xlabel()]
     assert notes.count("✗ Boot") == 2 and notes.count("T-shirt") == 2  # image 1 is a trouser taken for a boot
     assert [ax.get_ylabel() for ax in fig.axes[:9:3]] == ["image", "vgg_aib", "wrn_abn"]
     plt.close(fig)
-    soft = T.attention_gallery({"vgg_att2": samples["vgg_aib"]}, [0], CLASSES, softmax=True)
+    soft = training.attention_gallery({"vgg_att2": samples["vgg_aib"]}, [0], CLASSES, softmax=True)
     (shown,) = [im for ax in soft.axes for im in ax.get_images() if im.get_cmap().name == "RdBu_r"]
     assert shown.get_clim() == (-2.0, 2.0)
     a = samples["vgg_aib"]["attention"][0, 0].astype(np.float32)
@@ -136,26 +136,26 @@ def test_attention_gallery_draws_a_row_per_model_on_one_scale():
     plt.close(soft)
     other = {**samples, "wrn_abn": _samples(rng, images[::-1].copy())}
     with pytest.raises(ValueError, match="other test images"):
-        T.attention_gallery(other, [0], CLASSES)
+        training.attention_gallery(other, [0], CLASSES)
 
 
 def test_confusion_matrices_are_summed_checked_and_drawn(by_model):
-    matrices = T.confusion_matrices(by_model)
+    matrices = training.confusion_matrices(by_model)
     assert matrices["vgg"].sum() == 200 and matrices["vgg"][0, 1] == 25  # 12 + 13 wrong
-    fig = T.confusion_figure(matrices, T.short_class_names(CLASSES), title="confusion")
+    fig = training.confusion_figure(matrices, training.short_class_names(CLASSES), title="confusion")
     assert fig.axes[0].get_title() == "vgg: error 12.5 %"
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["T-shirt", "Trouser", "Boot"]
     plt.close(fig)
-    assert T.most_confused(matrices) == (0, 1, pytest.approx(48 / 132))
+    assert training.most_confused(matrices) == (0, 1, pytest.approx(48 / 132))
     broken = by_model["vgg"][0]
     broken.final["test_acc"] = 0.5
     with pytest.raises(ValueError, match="disagrees with"):
-        T.confusion_matrices({"vgg": {0: broken}})
+        training.confusion_matrices({"vgg": {0: broken}})
 
 
 def test_shift_frame_costs_the_shift_in_points(by_model):
     inside = {m: {s: r.final["test_error"] for s, r in recs.items()} for m, recs in by_model.items()}
-    frame = T.shift_frame(inside, {"vgg": {0: 80.0, 1: 82.0}}, {"vgg": "52.10∗"})
+    frame = training.shift_frame(inside, {"vgg": {0: 80.0, 1: 82.0}}, {"vgg": "52.10∗"})
     assert list(frame.index) == ["vgg"]
     assert frame.loc["vgg", "shift cost (points)"] == pytest.approx(81.0 - 12.5)
     assert frame.loc["vgg", "shifted error"] == "81.00 ± 1.41"
@@ -173,14 +173,14 @@ def test_speed_frame_measures_each_model(tmp_path, monkeypatch):
     import torch
 
     rec = _record(tmp_path, "vgg", 0, 12.0)
-    monkeypatch.setattr(T, "load_model", lambda r, device: torch.nn.Linear(4, 2))
-    monkeypatch.setattr(T, "inference_ms_per_image", lambda model, batch, **kw: 1.0 / batch)
-    frame = T.speed_frame({"vgg": [rec]}, "cpu")
+    monkeypatch.setattr(training, "load_model", lambda r, device: torch.nn.Linear(4, 2))
+    monkeypatch.setattr(training, "inference_ms_per_image", lambda model, batch, **kw: 1.0 / batch)
+    frame = training.speed_frame({"vgg": [rec]}, "cpu")
     assert frame.loc["vgg", "parameters (k)"] == pytest.approx(0.01)
     assert frame.loc["vgg", "ms/image, batch 256"] == pytest.approx(1 / 256)
     assert frame.loc["vgg", "training images/s"] == pytest.approx(350.0)  # 200 to 500 over four epochs
     assert frame.loc["vgg", "runs' device"] == "cpu, 1 thread"
-    assert set(T.SPEED_FORMATS) <= set(frame.columns)
+    assert set(training.SPEED_FORMATS) <= set(frame.columns)
 
 
 def test_full_tier_frame_and_figure_set_stored_runs_beside_the_live_ones():
@@ -189,13 +189,13 @@ def test_full_tier_frame_and_figure_set_stored_runs_beside_the_live_ones():
                                 "commit": ["abcdef1234567890"] * 3})
     stored = {"cifar10": (stored_rows, {"file": "table1_cifar10.json"})}
     live = {"cifar10": {"vgg": {0: 30.0, 1: 32.0}}}
-    frame = T.full_tier_frame(stored, ["vgg"], live, profile="ci", paper=load_paper())
+    frame = training.full_tier_frame(stored, ["vgg"], live, profile="ci", paper=load_paper())
     row = frame.loc[("cifar10", "vgg")]
     assert row["full (mean ± std)"] == "6.50 ± 0.71" and row["n"] == 2 and row["epochs"] == "200"
     assert row["commit"] == "abcdef123456" and row["ci here (mean ± std)"] == "31.00 ± 1.41"
     assert row["paper (same dataset)"] != "–"
-    assert T.full_tier_frame({}, ["vgg"], {}, profile="ci", paper=load_paper()).empty
-    fig = T.full_tier_figure(stored, ["vgg"], live, profile="ci")
+    assert training.full_tier_frame({}, ["vgg"], {}, profile="ci", paper=load_paper()).empty
+    fig = training.full_tier_figure(stored, ["vgg"], live, profile="ci")
     (ax,) = fig.axes
     assert [p.get_width() for p in ax.patches] == [6.5, 31.0]
     assert "cuda (A)" in ax.get_title() and "abcdef12" in ax.get_title()

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from aibnb import interpret as I
+from aibnb import interpret
 from aibnb.models import ModelOutput, build_model
 
 MEAN, STD = (0.5,), (0.25,)
@@ -39,8 +39,8 @@ def tiny_models() -> dict[str, nn.Module]:
 @pytest.mark.parametrize("radius", [0.5, 1.0, 3.0, 4.0, 8.0, 12.5])
 def test_low_plus_high_reconstructs_the_image(radius: float) -> None:
     x = _images(4, 3)
-    low = I.frequency_filter(x, radius, "low")
-    high = I.frequency_filter(x, radius, "high")
+    low = interpret.frequency_filter(x, radius, "low")
+    high = interpret.frequency_filter(x, radius, "high")
     assert low.shape == x.shape and low.dtype == x.dtype
     torch.testing.assert_close(low + high, x, atol=1e-6, rtol=0)
 
@@ -52,45 +52,45 @@ def test_radial_mask_matches_the_reference_loop_of_wang_et_al() -> None:
         for i in range(h):
             for j in range(w):
                 expected[i, j] = math.hypot(i - h // 2, j - w // 2) < r
-        assert np.array_equal(I.radial_mask(h, w, r).numpy(), expected)
-    assert int(I.radial_mask(32, 32, 4).sum()) == 45  # lattice points strictly inside a radius-4 disc
+        assert np.array_equal(interpret.radial_mask(h, w, r).numpy(), expected)
+    assert int(interpret.radial_mask(32, 32, 4).sum()) == 45  # lattice points strictly inside a radius-4 disc
 
 
 def test_radius_limits_dc_only_and_everything() -> None:
     x = _images(3, 2)
     # radius <= 1 keeps only the zero frequency: the low-pass image is each channel's mean
-    low = I.frequency_filter(x, 1.0, "low")
+    low = interpret.frequency_filter(x, 1.0, "low")
     torch.testing.assert_close(low, x.mean(dim=(2, 3), keepdim=True).expand_as(x), atol=1e-6, rtol=0)
     # a radius beyond the corners keeps everything
-    big = I.frequency_filter(x, 100.0, "low")
+    big = interpret.frequency_filter(x, 100.0, "low")
     torch.testing.assert_close(big, x, atol=1e-6, rtol=0)
-    assert I.frequency_filter(x, 100.0, "high").abs().max() < 1e-6
+    assert interpret.frequency_filter(x, 100.0, "high").abs().max() < 1e-6
     # growing the radius moves energy from the high band to the low band
-    energy = [I.frequency_filter(x, r, "high").pow(2).sum().item() for r in (1, 2, 4, 8, 16)]
+    energy = [interpret.frequency_filter(x, r, "high").pow(2).sum().item() for r in (1, 2, 4, 8, 16)]
     assert all(a >= b for a, b in itertools.pairwise(energy))
 
 
 def test_rescale_is_per_image_and_channel_min_max_on_256_levels() -> None:
     x = _images(3, 3)
-    out = I.frequency_filter(x, 4.0, "high", rescale=True)
+    out = interpret.frequency_filter(x, 4.0, "high", rescale=True)
     flat = out.flatten(2)
     assert torch.allclose(flat.amin(2), torch.zeros(3, 3)) and torch.allclose(flat.amax(2), torch.ones(3, 3))
     torch.testing.assert_close(out * 255, (out * 255).round(), atol=1e-4, rtol=0)
     flat_image = torch.full((1, 1, 8, 8), 0.3)  # a constant image has no high frequencies
-    assert I.frequency_filter(flat_image, 2.0, "high", rescale=True).abs().max() == 0
+    assert interpret.frequency_filter(flat_image, 2.0, "high", rescale=True).abs().max() == 0
 
 
 @pytest.mark.parametrize("radius", [0, -1.0, float("nan"), True])
 def test_frequency_filter_rejects_bad_radius(radius) -> None:
     with pytest.raises(ValueError, match="radius"):
-        I.frequency_filter(_images(1), radius)
+        interpret.frequency_filter(_images(1), radius)
 
 
 def test_frequency_filter_rejects_bad_band_and_shape() -> None:
     with pytest.raises(ValueError, match="band"):
-        I.frequency_filter(_images(1), 4, "mid")
+        interpret.frequency_filter(_images(1), 4, "mid")
     with pytest.raises(ValueError, match="B x C x H x W"):
-        I.frequency_filter(torch.rand(32, 32), 4)
+        interpret.frequency_filter(torch.rand(32, 32), 4)
 
 
 # --- occlusion ----------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def test_frequency_filter_rejects_bad_band_and_shape() -> None:
 @pytest.mark.parametrize("r", [0.125, 0.25, 0.5, 1.0])
 def test_colour_occlusion_geometry(r: float) -> None:
     x = _images(16, 3)
-    out, mask = I.occlude(x, r, generator=3, return_mask=True)
+    out, mask = interpret.occlude(x, r, generator=3, return_mask=True)
     side = round(r * 32)
     assert mask.shape == (16, 1, 32, 32)
     assert (mask.sum(dim=(1, 2, 3)) == side * side).all()
@@ -116,7 +116,7 @@ def test_colour_occlusion_geometry(r: float) -> None:
 
 def test_occlusion_positions_cover_the_image_uniformly() -> None:
     x = torch.zeros(4000, 1, 8, 8)
-    _, mask = I.occlude(x, 0.25, generator=0, return_mask=True)  # 2 x 2 squares, 7 x 7 positions
+    _, mask = interpret.occlude(x, 0.25, generator=0, return_mask=True)  # 2 x 2 squares, 7 x 7 positions
     top = mask[:, 0].any(dim=2).float().argmax(dim=1)
     counts = torch.bincount(top, minlength=7).float()
     assert counts.shape == (7,)
@@ -126,10 +126,10 @@ def test_occlusion_positions_cover_the_image_uniformly() -> None:
 def test_occlusion_is_seeded_and_leaves_the_global_rng_alone() -> None:
     x = _images(8)
     state = torch.random.get_rng_state()
-    a = I.occlude(x, 0.25, generator=7)
+    a = interpret.occlude(x, 0.25, generator=7)
     assert torch.equal(torch.random.get_rng_state(), state)
-    b = I.occlude(x, 0.25, generator=torch.Generator().manual_seed(7))
-    c = I.occlude(x, 0.25, generator=8)
+    b = interpret.occlude(x, 0.25, generator=torch.Generator().manual_seed(7))
+    c = interpret.occlude(x, 0.25, generator=8)
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
@@ -137,7 +137,7 @@ def test_occlusion_is_seeded_and_leaves_the_global_rng_alone() -> None:
 def test_patch_occlusion_pastes_a_window_of_a_source_image() -> None:
     x = torch.zeros(10, 1, 16, 16)
     source = torch.rand(3, 1, 20, 20, generator=torch.Generator().manual_seed(1)) * 0.5 + 0.5
-    out, mask = I.occlude(x, 0.25, fill="patch", source=source, generator=5, return_mask=True)
+    out, mask = interpret.occlude(x, 0.25, fill="patch", source=source, generator=5, return_mask=True)
     side = 4
     for b in range(10):
         rows = mask[b, 0].any(dim=1).nonzero().flatten()
@@ -145,27 +145,27 @@ def test_patch_occlusion_pastes_a_window_of_a_source_image() -> None:
         patch = out[b, 0, rows.min() : rows.min() + side, cols.min() : cols.min() + side]
         windows = source[:, 0].unfold(1, side, 1).unfold(2, side, 1)  # 3 x 17 x 17 x 4 x 4
         assert (windows == patch).flatten(3).all(dim=3).any()  # the patch is some source window
-    rgb = I.occlude(torch.zeros(2, 3, 16, 16), 0.5, fill="patch", source=source, generator=0)
+    rgb = interpret.occlude(torch.zeros(2, 3, 16, 16), 0.5, fill="patch", source=source, generator=0)
     assert torch.equal(rgb[:, 0], rgb[:, 1])  # grey sources are repeated over the channels
 
 
 @pytest.mark.parametrize("r", [0, -0.1, 1.5, float("nan"), "0.5", True])
 def test_occlusion_rejects_r_outside_unit_interval(r) -> None:
     with pytest.raises(ValueError, match=r"r must be a number in \(0, 1\]"):
-        I.occlude(_images(2), r)
+        interpret.occlude(_images(2), r)
 
 
 def test_occlusion_input_errors() -> None:
     with pytest.raises(ValueError, match="B x C x H x W"):
-        I.occlude(torch.rand(1, 32, 32), 0.25)
+        interpret.occlude(torch.rand(1, 32, 32), 0.25)
     with pytest.raises(ValueError, match="float"):
-        I.occlude(torch.zeros(1, 1, 8, 8, dtype=torch.uint8), 0.25)
+        interpret.occlude(torch.zeros(1, 1, 8, 8, dtype=torch.uint8), 0.25)
     with pytest.raises(ValueError, match="source"):
-        I.occlude(_images(2), 0.25, fill="patch")
+        interpret.occlude(_images(2), 0.25, fill="patch")
     with pytest.raises(ValueError, match="channels"):
-        I.occlude(_images(2, 1), 0.25, fill="patch", source=_images(2, 3))
+        interpret.occlude(_images(2, 1), 0.25, fill="patch", source=_images(2, 3))
     with pytest.raises(ValueError, match="fill"):
-        I.occlude(_images(2), 0.25, fill="noise")
+        interpret.occlude(_images(2), 0.25, fill="noise")
 
 
 # --- cosine similarity, Wilson intervals, the score from known maps -----------------------------
@@ -176,23 +176,23 @@ def test_cosine_similarity_and_normalisations_on_known_maps() -> None:
     flipped = ramp.flip(-1).flip(-2)
     offset = 10.0
     # identical maps and scaled maps are identical under every normalisation
-    for norm in I.NORMALIZATIONS:
-        assert I.cosine_similarity(ramp, 3 * ramp, norm).item() == pytest.approx(1.0, abs=1e-6)
+    for norm in interpret.NORMALIZATIONS:
+        assert interpret.cosine_similarity(ramp, 3 * ramp, norm).item() == pytest.approx(1.0, abs=1e-6)
     # a large constant offset makes any two maps look alike to the raw cosine ...
-    raw = I.cosine_similarity(ramp + offset, flipped + offset, "none").item()
+    raw = interpret.cosine_similarity(ramp + offset, flipped + offset, "none").item()
     assert raw > 0.99
     # ... but not once the offset is removed: a reversed ramp is perfectly anti-correlated
-    centred = I.cosine_similarity(ramp + offset, flipped + offset, "center").item()
+    centred = interpret.cosine_similarity(ramp + offset, flipped + offset, "center").item()
     assert centred == pytest.approx(-1, abs=1e-6)
-    mm = I.cosine_similarity(ramp + offset, flipped + offset, "minmax").item()
+    mm = interpret.cosine_similarity(ramp + offset, flipped + offset, "minmax").item()
     expected = float((ramp.flatten() * flipped.flatten()).sum() / ramp.flatten().pow(2).sum())
     assert mm == pytest.approx(expected, abs=1e-6)
     # constant maps: two of them are identical, one against a structured map is not
     const = torch.full((1, 1, 4, 4), 0.5)
-    assert I.cosine_similarity(const, const, "minmax").item() == 1.0
-    assert I.cosine_similarity(const, ramp, "center").item() == 0.0
+    assert interpret.cosine_similarity(const, const, "minmax").item() == 1.0
+    assert interpret.cosine_similarity(const, ramp, "center").item() == 0.0
     with pytest.raises(ValueError, match="normalize"):
-        I.cosine_similarity(ramp, ramp, "l1")
+        interpret.cosine_similarity(ramp, ramp, "l1")
 
 
 def test_unrelated_maps_with_an_offset_look_consistent_to_the_raw_cosine() -> None:
@@ -201,23 +201,23 @@ def test_unrelated_maps_with_an_offset_look_consistent_to_the_raw_cosine() -> No
     maps = m_lo + width * torch.rand(400, 1, 16, 16, generator=g)
     mean, var = m_lo + width / 2, width**2 / 12
     limit = mean**2 / (mean**2 + var)  # the raw cosine of two unrelated such maps
-    sims = I.cosine_similarity(maps, maps.roll(1, dims=0), "none")
+    sims = interpret.cosine_similarity(maps, maps.roll(1, dims=0), "none")
     assert sims.mean().item() == pytest.approx(limit, abs=2e-3)
-    assert I.unrelated_pairs_score(maps, (0.9, 0.95), normalize="none") == (100.0, 100.0)
-    assert I.unrelated_pairs_score(maps, (0.9, 0.95), normalize="minmax") == (0.0, 0.0)
-    assert I.unrelated_pairs_score(maps, 0.9, normalize="center") == (0.0,)
+    assert interpret.unrelated_pairs_score(maps, (0.9, 0.95), normalize="none") == (100.0, 100.0)
+    assert interpret.unrelated_pairs_score(maps, (0.9, 0.95), normalize="minmax") == (0.0, 0.0)
+    assert interpret.unrelated_pairs_score(maps, 0.9, normalize="center") == (0.0,)
     with pytest.raises(ValueError, match="at least 2"):
-        I.unrelated_pairs_score(maps[:1], 0.9)
+        interpret.unrelated_pairs_score(maps[:1], 0.9)
 
 
 def test_wilson_interval_known_values() -> None:
-    lo, hi = I.wilson_interval(0, 10)
+    lo, hi = interpret.wilson_interval(0, 10)
     assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)
-    lo, hi = I.wilson_interval(8, 10)
+    lo, hi = interpret.wilson_interval(8, 10)
     assert (lo, hi) == (pytest.approx(0.4902, abs=1e-4), pytest.approx(0.9433, abs=1e-4))
-    assert all(math.isnan(v) for v in I.wilson_interval(0, 0))
+    assert all(math.isnan(v) for v in interpret.wilson_interval(0, 0))
     with pytest.raises(ValueError):
-        I.wilson_interval(5, 3)
+        interpret.wilson_interval(5, 3)
 
 
 def test_consistency_from_explanations_counts_by_hand() -> None:
@@ -228,11 +228,11 @@ def test_consistency_from_explanations_counts_by_hand() -> None:
     logits = torch.eye(3)[[0, 1, 2, 0, 1]] * 5
     changed = logits.clone()
     changed[4] = torch.eye(3)[2] * 5  # the last prediction flips
-    orig = I.Explanation(logits, base, "mean")
-    mod = I.Explanation(changed, modified_maps, "mean")
+    orig = interpret.Explanation(logits, base, "mean")
+    mod = interpret.Explanation(changed, modified_maps, "mean")
     taus = (0.85, 0.9, 0.95)
-    res = I.consistency_from_explanations(orig, mod, taus, normalize="center")
-    sim = I.cosine_similarity(base, modified_maps, "center")
+    res = interpret.consistency_from_explanations(orig, mod, taus, normalize="center")
+    sim = interpret.cosine_similarity(base, modified_maps, "center")
     assert res.num_total == 5 and res.num_consistent == 4
     for tau, score, k in zip(taus, res.scores, res.num_attention_consistent):
         expected = int((sim[:4] > tau).sum())
@@ -245,10 +245,10 @@ def test_consistency_from_explanations_counts_by_hand() -> None:
     code = res.stability_code()
     assert len(code) == 5 and code[4] == "-"
     assert code[:4] == "".join(str(int((sim[i] > torch.tensor(taus)).sum())) for i in range(4))
-    levels = I.stability_levels(code)
+    levels = interpret.stability_levels(code)
     assert levels[4] == -1 and list(levels[:4]) == [int(c) for c in code[:4]]
     with pytest.raises(ValueError, match="re-score"):
-        I.stability_levels("12x")
+        interpret.stability_levels("12x")
 
 
 # --- the score on tiny untrained models ---------------------------------------------------------
@@ -258,16 +258,17 @@ def test_identity_modification_scores_100(tiny_models) -> None:
     x = _images(12)
     for name, kind in [("vgg_aib", "mean"), ("vgg_aib", "sample"), ("vgg_aib_qt", "quantised"),
                        ("vgg_att3", "mean"), ("wrn_abn", "mean")]:
-        res = I.consistency_score(tiny_models[name], x, lambda im: im.clone(), (0.9, 1.0 - 1e-6),
-                                  mean=MEAN, std=STD, attention=kind)
+        res = interpret.consistency_score(tiny_models[name], x, lambda im: im.clone(), (0.9, 1.0 - 1e-6),
+                                          mean=MEAN, std=STD, attention=kind)
         assert res.num_consistent == res.num_total == 12, name
         assert res.scores == (100.0, 100.0), (name, kind)
 
 
 def test_scores_are_percentages_with_counts(tiny_models) -> None:
     x = _images(16)
-    res = I.consistency_score(tiny_models["vgg_aib"], x, lambda im: I.occlude(im, 0.5, generator=0),
-                              (0.85, 0.9, 0.95), mean=MEAN, std=STD, normalize="minmax")
+    res = interpret.consistency_score(tiny_models["vgg_aib"], x,
+                                      lambda im: interpret.occlude(im, 0.5, generator=0),
+                                      (0.85, 0.9, 0.95), mean=MEAN, std=STD, normalize="minmax")
     assert 0 <= res.num_consistent <= res.num_total == 16
     for s in res.scores:
         assert math.isnan(s) or 0 <= s <= 100
@@ -278,15 +279,15 @@ def test_scores_are_percentages_with_counts(tiny_models) -> None:
 def test_explain_is_reproducible_and_keeps_the_global_rng(tiny_models) -> None:
     x = _images(4)
     state = torch.random.get_rng_state()
-    a = I.explain(tiny_models["vgg_aib"], x, mean=MEAN, std=STD, attention="sample", seed=3)
+    a = interpret.explain(tiny_models["vgg_aib"], x, mean=MEAN, std=STD, attention="sample", seed=3)
     assert torch.equal(torch.random.get_rng_state(), state)
-    b = I.explain(tiny_models["vgg_aib"], x, mean=MEAN, std=STD, attention="sample", seed=3)
-    c = I.explain(tiny_models["vgg_aib"], x, mean=MEAN, std=STD, attention="sample", seed=4)
+    b = interpret.explain(tiny_models["vgg_aib"], x, mean=MEAN, std=STD, attention="sample", seed=3)
+    c = interpret.explain(tiny_models["vgg_aib"], x, mean=MEAN, std=STD, attention="sample", seed=4)
     assert torch.equal(a.maps, b.maps) and not torch.equal(a.maps, c.maps)
     assert a.maps.shape == (4, 1, 16, 16) and a.kind == "sample"
-    own = I.explain(tiny_models["vgg_att3"], x, mean=MEAN, std=STD)
+    own = interpret.explain(tiny_models["vgg_att3"], x, mean=MEAN, std=STD)
     assert own.kind == "own" and own.maps.shape == (4, 1, 32, 32)  # LTPA's finest map
-    q = I.explain(tiny_models["vgg_aib_qt"], x, mean=MEAN, std=STD, attention="quantised")
+    q = interpret.explain(tiny_models["vgg_aib_qt"], x, mean=MEAN, std=STD, attention="quantised")
     anchors = tiny_models["vgg_aib_qt"].attention.quantizer.anchors.detach()
     assert torch.isin(q.maps, anchors).all() and q.upsample_mode == "nearest"
 
@@ -294,28 +295,28 @@ def test_explain_is_reproducible_and_keeps_the_global_rng(tiny_models) -> None:
 def test_consistency_score_errors(tiny_models) -> None:
     x = _images(4)
     with pytest.raises(ValueError, match="no attention map"):
-        I.consistency_score(tiny_models["vgg"], x, lambda im: im, 0.9, mean=MEAN, std=STD)
+        interpret.consistency_score(tiny_models["vgg"], x, lambda im: im, 0.9, mean=MEAN, std=STD)
     for bad in (0, 1.2, -0.5, (0.9, 1.5), ()):
         with pytest.raises(ValueError, match="tau"):
-            I.consistency_score(tiny_models["vgg_aib"], x, lambda im: im, bad, mean=MEAN, std=STD)
+            interpret.consistency_score(tiny_models["vgg_aib"], x, lambda im: im, bad, mean=MEAN, std=STD)
     with pytest.raises(ValueError, match="B x C x H x W"):
-        I.consistency_score(tiny_models["vgg_aib"], x[0], lambda im: im, 0.9, mean=MEAN, std=STD)
+        interpret.consistency_score(tiny_models["vgg_aib"], x[0], lambda im: im, 0.9, mean=MEAN, std=STD)
     with pytest.raises(ValueError, match="quantised"):
-        I.consistency_score(tiny_models["vgg_aib"], x, lambda im: im, 0.9, mean=MEAN, std=STD,
-                            attention="quantised")
+        interpret.consistency_score(tiny_models["vgg_aib"], x, lambda im: im, 0.9, mean=MEAN, std=STD,
+                                    attention="quantised")
     with pytest.raises(ValueError, match="attention must be one of"):
-        I.consistency_score(tiny_models["vgg_aib"], x, lambda im: im, 0.9, mean=MEAN, std=STD,
-                            attention="mu")
+        interpret.consistency_score(tiny_models["vgg_aib"], x, lambda im: im, 0.9, mean=MEAN, std=STD,
+                                    attention="mu")
     with pytest.raises(ValueError, match="shape"):
-        I.consistency_score(tiny_models["vgg_aib"], x, lambda im: im[:2], 0.9, mean=MEAN, std=STD)
+        interpret.consistency_score(tiny_models["vgg_aib"], x, lambda im: im[:2], 0.9, mean=MEAN, std=STD)
     with pytest.raises(ValueError, match="mean and std"):
-        I.consistency_score(tiny_models["vgg_aib"], x, lambda im: im, 0.9, mean=(0.5, 0.5), std=STD)
+        interpret.consistency_score(tiny_models["vgg_aib"], x, lambda im: im, 0.9, mean=(0.5, 0.5), std=STD)
 
 
 def test_plain_models_are_scored_through_grad_cam(tiny_models) -> None:
     x = _images(6)
-    res = I.consistency_score(tiny_models["vgg"], x, lambda im: im.clone(), 0.9, mean=MEAN, std=STD,
-                              attention=I.gradcam_explainer("block4"))
+    res = interpret.consistency_score(tiny_models["vgg"], x, lambda im: im.clone(), 0.9, mean=MEAN, std=STD,
+                                      attention=interpret.gradcam_explainer("block4"))
     assert res.kind == "gradcam:block4" and res.num_total == 6
 
 
@@ -336,60 +337,60 @@ def test_pointing_game_on_hand_made_maps() -> None:
     miss[..., 0, 7] = 1.0
     plateau = torch.zeros(1, 1, 8, 8)
     plateau[..., 3, 3] = plateau[..., 7, 7] = 1.0  # a tie: one maximum inside, one outside
-    assert I.pointing_game(hit, mask).item() == 1.0
-    assert I.pointing_game(miss, mask).item() == 0.0
-    assert I.pointing_game(plateau, mask).item() == 0.5
+    assert interpret.pointing_game(hit, mask).item() == 1.0
+    assert interpret.pointing_game(miss, mask).item() == 0.0
+    assert interpret.pointing_game(plateau, mask).item() == 0.5
     flat = torch.ones(1, 1, 8, 8)  # every pixel is a maximum: the score is the area fraction
-    assert I.pointing_game(flat, mask).item() == pytest.approx(9 / 64)
+    assert interpret.pointing_game(flat, mask).item() == pytest.approx(9 / 64)
 
 
 def test_relevance_mass_on_hand_made_maps() -> None:
     mask = _square_mask()
-    assert I.relevance_mass(mask.float(), mask).item() == 1.0
-    assert I.relevance_mass(torch.ones(1, 1, 8, 8), mask).item() == pytest.approx(9 / 64)
+    assert interpret.relevance_mass(mask.float(), mask).item() == 1.0
+    assert interpret.relevance_mass(torch.ones(1, 1, 8, 8), mask).item() == pytest.approx(9 / 64)
     signed = mask.float() * 2 - 1  # +1 inside, -1 outside: negative values carry no mass
-    assert I.relevance_mass(signed, mask).item() == 1.0
+    assert interpret.relevance_mass(signed, mask).item() == 1.0
     half = mask.float() + torch.zeros(1, 1, 8, 8).index_fill_(3, torch.tensor([7]), 9 / 8)
-    assert I.relevance_mass(half, mask).item() == pytest.approx(0.5)
-    assert math.isnan(I.relevance_mass(-torch.ones(1, 1, 8, 8), mask).item())
+    assert interpret.relevance_mass(half, mask).item() == pytest.approx(0.5)
+    assert math.isnan(interpret.relevance_mass(-torch.ones(1, 1, 8, 8), mask).item())
 
 
 def test_iou_threshold_rules() -> None:
     mask = _square_mask()
     perfect = mask.float() * 0.7 + 0.1
     for rule in ("mask_area", "mean"):
-        assert I.iou(perfect, mask, rule).item() == 1.0
+        assert interpret.iou(perfect, mask, rule).item() == 1.0
     shifted = torch.roll(perfect, shifts=1, dims=3)  # 3 x 3 square moved one column: overlap 6
-    assert I.iou(shifted, mask, "mask_area").item() == pytest.approx(6 / 12)
-    assert I.iou(perfect, mask, 9 / 64).item() == 1.0  # top fraction = the mask's area
-    assert I.threshold_maps(perfect, None, 0.5).sum().item() >= 32
+    assert interpret.iou(shifted, mask, "mask_area").item() == pytest.approx(6 / 12)
+    assert interpret.iou(perfect, mask, 9 / 64).item() == 1.0  # top fraction = the mask's area
+    assert interpret.threshold_maps(perfect, None, 0.5).sum().item() >= 32
     with pytest.raises(ValueError, match="threshold"):
-        I.iou(perfect, mask, 1.5)
+        interpret.iou(perfect, mask, 1.5)
 
 
 def test_random_maps_point_at_the_mask_with_its_area_fraction() -> None:
     g = torch.Generator().manual_seed(0)
     mask = _square_mask(16, 3, 9).expand(3000, 1, 16, 16)  # area 36 / 256
     maps = torch.rand(3000, 1, 16, 16, generator=g)
-    rate = I.pointing_game(maps, mask).mean().item()
+    rate = interpret.pointing_game(maps, mask).mean().item()
     p = 36 / 256
     assert abs(rate - p) < 4 * math.sqrt(p * (1 - p) / 3000)
-    assert I.relevance_mass(maps, mask).mean().item() == pytest.approx(p, abs=0.01)
+    assert interpret.relevance_mass(maps, mask).mean().item() == pytest.approx(p, abs=0.01)
 
 
 def test_upsample_and_localisation_scores() -> None:
     maps = torch.arange(4.0).reshape(1, 1, 2, 2)
-    near = I.upsample(maps, 4, "nearest")
+    near = interpret.upsample(maps, 4, "nearest")
     assert set(near.unique().tolist()) == {0.0, 1.0, 2.0, 3.0} and near.shape == (1, 1, 4, 4)
-    bil = I.upsample(maps, 4, "bilinear")
+    bil = interpret.upsample(maps, 4, "bilinear")
     assert len(bil.unique()) > 4 and bil.min() >= 0 and bil.max() <= 3
     with pytest.raises(ValueError, match="mode"):
-        I.upsample(maps, 4, "bicubic")
+        interpret.upsample(maps, 4, "bicubic")
     mask = torch.zeros(1, 1, 4, 4, dtype=torch.bool)
     mask[..., 2:, 2:] = True  # the quadrant of the value 3
     with pytest.raises(ValueError, match="upsample"):
-        I.pointing_game(maps, mask)
-    res = I.localisation_scores(maps, mask, mode="nearest")
+        interpret.pointing_game(maps, mask)
+    res = interpret.localisation_scores(maps, mask, mode="nearest")
     assert res.pointing[0] == 1.0 and res.iou[0] == 1.0 and res.area[0] == 0.25
     assert res.mass[0] == pytest.approx(3 * 4 / (6 * 4))
     summary = res.summary()
@@ -401,14 +402,14 @@ def test_confident_failures_selection() -> None:
     pointing = np.array([0.0, 0.0, 0.0, 1.0, 0.0])
     mass = np.array([0.05, 0.1, 0.0, 0.05, 0.4])
     area = np.full(5, 0.2)
-    assert I.confident_failures(conf, pointing, mass, area).tolist() == [0, 1]
-    assert I.confident_failures(conf, pointing, mass, area, limit=1).tolist() == [0]
+    assert interpret.confident_failures(conf, pointing, mass, area).tolist() == [0, 1]
+    assert interpret.confident_failures(conf, pointing, mass, area, limit=1).tolist() == [0]
     with pytest.raises(ValueError, match="min_confidence"):
-        I.confident_failures(conf, pointing, mass, area, min_confidence=2)
+        interpret.confident_failures(conf, pointing, mass, area, min_confidence=2)
     # a gallery cycles over classes: ranked [a1, a2, a3, b1, c1, b2] -> [a1, b1, c1, a2, b2, a3]
     groups = np.array([0, 0, 0, 1, 2, 1])
-    assert I.round_robin(np.arange(6), groups).tolist() == [0, 3, 4, 1, 5, 2]
-    assert I.round_robin(np.array([5, 0]), groups, limit=1).tolist() == [5]
+    assert interpret.round_robin(np.arange(6), groups).tolist() == [0, 3, 4, 1, 5, 2]
+    assert interpret.round_robin(np.array([5, 0]), groups, limit=1).tolist() == [5]
 
 
 # --- Grad-CAM -----------------------------------------------------------------------------------
@@ -438,11 +439,11 @@ def test_grad_cam_highlights_the_synthetic_feature() -> None:
     for b, (r, c) in enumerate([(1, 1), (5, 7), (8, 2)]):
         x[b, 0, r : r + 3, c : c + 3] = 1.0
     model = _TwoChannelToy()
-    logits, cam = I.grad_cam(model, x, "features", target=[0, 0, 0])
+    logits, cam = interpret.grad_cam(model, x, "features", target=[0, 0, 0])
     assert logits.shape == (3, 2) and cam.shape == (3, 1, 12, 12)
     square = x.bool()
-    assert I.pointing_game(cam, square).eq(1).all()
-    assert I.relevance_mass(cam, square).min() > 0.999  # the noise channel gets zero weight
+    assert interpret.pointing_game(cam, square).eq(1).all()
+    assert interpret.relevance_mass(cam, square).min() > 0.999  # the noise channel gets zero weight
     assert not model._forward_hooks and not model.features._forward_hooks  # hook removed
     assert all(p.grad is None for p in model.parameters())  # no parameter gradients
 
@@ -452,48 +453,49 @@ def test_grad_cam_shapes_on_the_book_models(tiny_models) -> None:
     for name, layer, size in [("vgg", "block4", 16), ("vgg_aib", "features", 16), ("wrn_abn", "stem", 16),
                               ("vgg_att3", "block4", 16)]:
         model = tiny_models[name]
-        assert I.default_layer(model) == layer
-        logits, cam = I.grad_cam(model, x, layer)
+        assert interpret.default_layer(model) == layer
+        logits, cam = interpret.grad_cam(model, x, layer)
         assert cam.shape == (3, 1, size, size) and (cam >= 0).all(), name
         assert logits.shape == (3, 10)
     with pytest.raises(ValueError, match="not a submodule"):
-        I.grad_cam(tiny_models["vgg"], x, "block9")
+        interpret.grad_cam(tiny_models["vgg"], x, "block9")
     with pytest.raises(ValueError, match="target"):
-        I.grad_cam(tiny_models["vgg"], x, "block4", target=[1, 2])
+        interpret.grad_cam(tiny_models["vgg"], x, "block4", target=[1, 2])
 
 
 # --- the Table 2 protocol and its stored format --------------------------------------------------
 
 
 def test_table2_conditions_and_rows(tiny_models, tmp_path) -> None:
-    conds = I.table2_conditions()
+    conds = interpret.table2_conditions()
     names = [c.name for c in conds]
     assert names[:4] == ["colour r=0.125", "colour r=0.25", "colour r=0.375", "colour r=0.5"]
     assert names[-2:] == ["high-pass r=4", "low-pass r=8"] and len(set(names)) == 10
     with pytest.raises(ValueError, match="fill"):
-        I.Condition("occlusion", fill="noise", r=0.2)
-    data = I.EvalData(_images(8), torch.zeros(8, dtype=torch.long), None, MEAN, STD, ["a"] * 10, "toy")
+        interpret.Condition("occlusion", fill="noise", r=0.2)
+    data = interpret.EvalData(_images(8), torch.zeros(8, dtype=torch.long), None, MEAN, STD, ["a"] * 10,
+                              "toy")
     options = {"taus": (0.85, 0.9), "normalize": ["none", "minmax"], "source": _images(4),
                "labels": {"model": "vgg_aib", "seed": 0}}
-    rows, codes = I.table2_outcomes(tiny_models["vgg_aib"], data, conds[:1] + conds[-1:], **options)
-    assert rows == I.table2_rows(tiny_models["vgg_aib"], data, conds[:1] + conds[-1:], **options)
+    rows, codes = interpret.table2_outcomes(tiny_models["vgg_aib"], data, conds[:1] + conds[-1:], **options)
+    assert rows == interpret.table2_rows(tiny_models["vgg_aib"], data, conds[:1] + conds[-1:], **options)
     assert len(rows) == 2 * 2 * 2 and {r["normalize"] for r in rows} == {"none", "minmax"}
     # every row's counts follow from the per-image stability codes
     for row in rows:
-        levels = I.stability_levels(codes[row["normalize"]][row["condition"]])
+        levels = interpret.stability_levels(codes[row["normalize"]][row["condition"]])
         assert len(levels) == 8 and int((levels >= 0).sum()) == row["num_consistent"]
         assert int((levels >= (1 if row["tau"] == 0.85 else 2)).sum()) == row["num_attention_consistent"]
     rows = [r for r in rows if r["tau"] == 0.9]
-    assert all(set(I.TABLE2_KEYS) <= set(r) for r in rows)
+    assert all(set(interpret.TABLE2_KEYS) <= set(r) for r in rows)
     path = tmp_path / "table2_toy.json"
-    assert I.load_table2(path) is None
+    assert interpret.load_table2(path) is None
     stamp = {"profile": "ci", "seed": 0}
-    I.save_table2(path, rows, dataset="toy", profile="ci", conditions=conds, taus=(0.9,), stamp=stamp)
-    stored = I.load_table2(path)
+    interpret.save_table2(path, rows, dataset="toy", profile="ci", conditions=conds, taus=(0.9,), stamp=stamp)
+    stored = interpret.load_table2(path)
     assert stored["provenance"] == stamp and len(stored["rows"]) == 4
     with pytest.raises(ValueError, match="lacks"):
-        I.save_table2(path, [{"model": "x"}], dataset="toy", profile="ci", conditions=conds, taus=(0.9,),
-                      stamp=stamp)
+        interpret.save_table2(path, [{"model": "x"}], dataset="toy", profile="ci", conditions=conds,
+                              taus=(0.9,), stamp=stamp)
 
 
 def test_load_eval_data_is_the_engines_test_subset_in_pixel_space(monkeypatch) -> None:
@@ -506,38 +508,38 @@ def test_load_eval_data_is_the_engines_test_subset_in_pixel_space(monkeypatch) -
                       torch.arange(3000) % 10, [str(i) for i in range(10)], (0.2,), (0.3,), "toy", "test")
     monkeypatch.setattr(data_mod, "load_tensors", lambda name, split, **_: full)
     engine_subset = full.subset(2000, seed=SUBSET_SEED)  # what fit() tests a ci run on
-    data = I.load_eval_data("toy", 50, profile="ci")
+    data = interpret.load_eval_data("toy", 50, profile="ci")
     assert data.images.shape == (50, 1, 32, 32) and data.images.dtype == torch.float32
     assert torch.equal(data.images, engine_subset.images[:50].float() / 255)
     assert torch.equal(data.labels, engine_subset.labels[:50])
     assert data.masks is None and data.mean == (0.2,) and len(data) == 50
-    assert len(I.load_eval_data("toy", None, profile="full")) == 3000  # full: every test image
+    assert len(interpret.load_eval_data("toy", None, profile="full")) == 3000  # full: every test image
     with pytest.raises(ValueError, match="n must be"):
-        I.load_eval_data("toy", 0)
+        interpret.load_eval_data("toy", 0)
 
 
 def test_score_record_on_plain_and_cluttered_data(scorable_run) -> None:
-    conds = I.table2_conditions()
-    scores = I.score_record(scorable_run("vgg_aib", "fashion_mnist"), source=_images(3),
-                            conditions=[conds[0], conds[-1]], posthoc_images=4)
-    assert scores["scorer"] == I.SCORER_VERSION
+    conds = interpret.table2_conditions()
+    scores = interpret.score_record(scorable_run("vgg_aib", "fashion_mnist"), source=_images(3),
+                                    conditions=[conds[0], conds[-1]], posthoc_images=4)
+    assert scores["scorer"] == interpret.SCORER_VERSION
     assert scores["attention"] == "mean" and scores["localisation"] is None
     table = scores["table2"]
     assert len(table["rows"]) == 2 * 2 * 3 and len(table["control"]) == 2 * 3  # conditions x norms x taus
     assert {len(code) for codes in table["per_image"].values() for code in codes.values()} == {12}
     assert set(table["per_image"]) == {"none", "minmax"} and len(table["per_image"]["none"]) == 2
-    gathered = I.table2_from_scores([scores, scores], "fashion_mnist")
+    gathered = interpret.table2_from_scores([scores, scores], "fashion_mnist")
     assert len(gathered["rows"]) == 24
     with pytest.raises(ValueError, match="no own-map Table 2 scores"):
-        I.table2_from_scores([scores], "cifar10")
+        interpret.table2_from_scores([scores], "cifar10")
     # the post-hoc maps: 4 images, under the four post-hoc modifications
     posthoc = scores["posthoc"]
     assert posthoc["num_images"] == 4 and set(posthoc) == {"num_images", "gradcam", "bottleneck"}
     assert len(posthoc["bottleneck"]["rows"]) == 4 * 2 * 3
     assert {len(code) for code in posthoc["gradcam"]["per_image"]["none"].values()} == {4}
-    gradcam_rows = I.table2_from_scores([scores], "fashion_mnist", map="gradcam")["rows"]
+    gradcam_rows = interpret.table2_from_scores([scores], "fashion_mnist", map="gradcam")["rows"]
     assert {r["map"] for r in gradcam_rows} == {"gradcam"}
-    loc_scores = I.score_record(scorable_run("vgg_aib_qt", "cluttered_fashion"), posthoc_images=4)
+    loc_scores = interpret.score_record(scorable_run("vgg_aib_qt", "cluttered_fashion"), posthoc_images=4)
     loc, post = loc_scores["localisation"], loc_scores["posthoc"]
     assert loc["own"]["kind"] == "quantised" and post["gradcam"]["kind"].startswith("gradcam")
     assert len(loc["own"]["per_image"]["pointing"]) == 12
@@ -547,11 +549,12 @@ def test_score_record_on_plain_and_cluttered_data(scorable_run) -> None:
             value = part["raw"][key]
             assert 0 <= value <= 1 or (key == "mass" and part is post["gradcam"] and np.isnan(value)), key
     assert loc["area"] == pytest.approx(144 / 1024)
-    plain = I.score_record(scorable_run("vgg", "fashion_mnist"), posthoc_images=0)
+    plain = interpret.score_record(scorable_run("vgg", "fashion_mnist"), posthoc_images=0)
     assert plain["attention"] is None and plain["table2"] is None and plain["posthoc"] is None
-    gap = I.score_record(scorable_run("vgg_gap", "fashion_mnist"), source=_images(3), posthoc_images=2)
+    gap = interpret.score_record(scorable_run("vgg_gap", "fashion_mnist"), source=_images(3),
+                                 posthoc_images=2)
     assert gap["table2"] is None and set(gap["posthoc"]) == {"num_images", "gradcam", "bottleneck", "cam"}
-    assert I.map_kind("wrn_abn") == "mean" and I.map_kind("vgg_dvib") is None
+    assert interpret.map_kind("wrn_abn") == "mean" and interpret.map_kind("vgg_dvib") is None
 
 
 def test_stored_gallery_sweep_has_what_the_chapter_draws() -> None:

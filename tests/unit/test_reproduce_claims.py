@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from aibnb import runs
-from aibnb.reproduce import claims as C
+from aibnb import runs, storage
+from aibnb.reproduce import claims
 
 
 def _part(scores_by_condition: dict[str, float], control: float, tau: float = 0.9) -> dict:
@@ -30,19 +30,19 @@ def _scores() -> dict:
 
 def test_consistency_excess_is_the_mean_score_minus_the_control():
     sc = _scores()
-    assert C.consistency_excess(sc) == pytest.approx((90 + 80 + 60) / 3 - 50)
-    assert C.consistency_excess(sc, map="gradcam") == pytest.approx(55 - 20)
-    assert C.consistency_excess(sc, map="cam") is None  # not scored with that map
-    assert C.consistency_excess(sc, normalize="minmax") is None
-    assert C.consistency_excess({"table2": None}) is None
+    assert claims.consistency_excess(sc) == pytest.approx((90 + 80 + 60) / 3 - 50)
+    assert claims.consistency_excess(sc, map="gradcam") == pytest.approx(55 - 20)
+    assert claims.consistency_excess(sc, map="cam") is None  # not scored with that map
+    assert claims.consistency_excess(sc, normalize="minmax") is None
+    assert claims.consistency_excess({"table2": None}) is None
 
 
 def test_maps_are_compared_on_the_modifications_they_share():
     sc = _scores()
-    shared = C.posthoc_conditions(sc)
+    shared = claims.posthoc_conditions(sc)
     assert shared == ["colour r=0.25", "low-pass r=8"]
-    assert C.consistency_excess(sc, conditions=shared) == pytest.approx(70 - 50)
-    assert C.posthoc_conditions({"table2": None}) is None
+    assert claims.consistency_excess(sc, conditions=shared) == pytest.approx(70 - 50)
+    assert claims.posthoc_conditions({"table2": None}) is None
 
 
 def test_consistency_per_image_reads_the_stability_codes():
@@ -52,20 +52,20 @@ def test_consistency_per_image_reads_the_stability_codes():
     part = {"taus": [0.85, 0.9, 0.95], "rows": [], "control": control,
             "per_image": {"none": {"colour r=0.25": "32-1-", "low-pass r=8": "212--"}}}
     sc = {"table2": part}
-    per_image = C.consistency_per_image(sc)
+    per_image = claims.consistency_per_image(sc)
     # image 0: stable under both (100 %); image 1: under one of two; image 2: its one kept prediction
     # is stable; image 3: kept once, unstable there (level 1 < 2); image 4: every prediction changed
     np.testing.assert_allclose(per_image[:4], [90.0, 40.0, 90.0, -10.0])
     assert np.isnan(per_image[4])
-    only = C.consistency_per_image(sc, conditions=["low-pass r=8"])
+    only = claims.consistency_per_image(sc, conditions=["low-pass r=8"])
     np.testing.assert_allclose(only[:3], [90.0, -10.0, 90.0])
     assert np.isnan(only[3])
-    np.testing.assert_allclose(C.consistency_per_image(sc, tau=0.95)[:2], [50.0, 0.0])  # level 3 needed
-    assert C.consistency_per_image(sc, tau=0.8) is None  # not one of the scored taus
-    assert C.consistency_per_image(sc, normalize="minmax") is None
-    assert C.consistency_per_image(_scores()) is None  # scored before per-image outcomes were kept
+    np.testing.assert_allclose(claims.consistency_per_image(sc, tau=0.95)[:2], [50.0, 0.0])  # level 3 needed
+    assert claims.consistency_per_image(sc, tau=0.8) is None  # not one of the scored taus
+    assert claims.consistency_per_image(sc, normalize="minmax") is None
+    assert claims.consistency_per_image(_scores()) is None  # scored before per-image outcomes were kept
     with pytest.raises(ValueError, match="re-score"):
-        C.consistency_per_image({"table2": {**part, "per_image": {"none": {"x": "3?"}}}})
+        claims.consistency_per_image({"table2": {**part, "per_image": {"none": {"x": "3?"}}}})
 
 
 def _t2_part(codes: dict[str, str], control: float) -> dict:
@@ -103,33 +103,33 @@ def test_consistency_claims_pair_maps_by_seed_and_image(tmp_path):
             scores = {"table2": _t2_part(codes, control=20.0), "posthoc": posthoc}
             if model == "vgg_att3" and seed == 2:
                 scores["table2"].pop("per_image")  # an older scorer: no per-image outcomes
-            runs.write_json(folder / "scores.json", scores)
+            storage.write_json(folder / "scores.json", scores)
             cfg = {"model": model, "dataset": "fashion_mnist", "seed": seed, "beta": table1_beta(model)}
             records.append(runs.RunRecord(path=folder, config=cfg, final={"test_error": 10.0}))
     tier = Tier("lab", tmp_path, records)
     own = tier.consistency("vgg_aib")
     assert sorted(own) == [0, 1, 2] and len(own[0][1]) == 300
-    assert own[0][0] == pytest.approx(C.consistency_excess(tier.scores("vgg_aib", "fashion_mnist")[0]))
+    assert own[0][0] == pytest.approx(claims.consistency_excess(tier.scores("vgg_aib", "fashion_mnist")[0]))
     shared = tier.consistency("vgg_aib:own", shared=True)
     assert len(shared[0][1]) == 300 and shared[0][0] != own[0][0]  # two of the three modifications
     assert tier.consistency("vgg_aib:cam") == {}
-    claims = [("AIB above LTPA", "vgg_aib", "vgg_att3"),
-              ("own above Grad-CAM", "vgg_aib:own", "vgg_aib:gradcam"),
-              ("no runs", "vgg_aib", "vgg_aib_qt")]
-    results = tier.consistency_claims(claims)
+    pairs = [("AIB above LTPA", "vgg_aib", "vgg_att3"),
+             ("own above Grad-CAM", "vgg_aib:own", "vgg_aib:gradcam"),
+             ("no runs", "vgg_aib", "vgg_aib_qt")]
+    results = tier.consistency_claims(pairs)
     assert [r.claim for r in results] == ["AIB above LTPA", "own above Grad-CAM"]
     aib_vs_ltpa, own_vs_gradcam = results
     assert aib_vs_ltpa.n == 3 and aib_vs_ltpa.advantage > 20
     # one seed of LTPA has no per-image outcomes: the image test pools the other two, and says so
     assert aib_vs_ltpa.image_seeds == [0, 1] and aib_vs_ltpa.p_images < 0.001
-    row = C.claims_frame([aib_vs_ltpa]).iloc[0]
+    row = claims.claims_frame([aib_vs_ltpa]).iloc[0]
     assert row["seeds"] == 3 and row["per image (description)"].endswith("(seeds 0, 1)")
     assert own_vs_gradcam.image_seeds == [0, 1, 2]
     assert own_vs_gradcam.p_images is not None and own_vs_gradcam.p_images_holm is not None
     # on the 40 images and two modifications both maps share, the scores are the same: only the
     # controls differ (20 against 30), so the per-image advantage is exactly 10 points everywhere
-    advantage = (C.consistency_per_image({"table2": few_own})
-                 - C.consistency_per_image({"table2": few_gradcam}))
+    advantage = (claims.consistency_per_image({"table2": few_own})
+                 - claims.consistency_per_image({"table2": few_gradcam}))
     np.testing.assert_allclose(advantage[np.isfinite(advantage)], 10.0)
     assert own_vs_gradcam.p_images < 0.001
     # the seed-level excess of the own map is over all its 300 images, so it differs from that
@@ -152,8 +152,8 @@ def test_localisation_claims_pair_maps_by_seed_and_scene(tmp_path):
             mass = own / 2
             mass[:3] = np.nan  # maps with no mass on three scenes: no relevance mass there
             per_image = {"pointing": own.tolist(), "mass": mass.tolist()}
-            runs.write_json(folder / "scores.json",
-                            {"localisation": {"own": {"per_image": per_image}}, "posthoc": posthoc})
+            storage.write_json(folder / "scores.json",
+                               {"localisation": {"own": {"per_image": per_image}}, "posthoc": posthoc})
             cfg = {"model": model, "dataset": "cluttered_fashion", "seed": seed, "beta": table1_beta(model)}
             collapsed = (model, seed) == ("vgg_aib", 2)  # answers one class: at chance, 50 % here
             final = {"test_error": 50.0 if collapsed else 20.0,
@@ -165,16 +165,16 @@ def test_localisation_claims_pair_maps_by_seed_and_scene(tmp_path):
     assert sorted(tier.localisation("vgg_aib:own")) == [0, 1]  # a map of a collapsed run is no evidence
     assert len(tier.localisation("vgg_aib:gradcam")[0]) == 50
     assert tier.localisation("vgg_aib:bottleneck") == {}
-    claims = [("AIB above LTPA", "vgg_aib:own", "vgg_att3:own"),
-              ("own above Grad-CAM", "vgg_aib:own", "vgg_aib:gradcam"),
-              ("no runs", "vgg_aib:own", "vgg:gradcam")]
-    results = tier.localisation_claims(claims, margin=2.0)
+    pairs = [("AIB above LTPA", "vgg_aib:own", "vgg_att3:own"),
+             ("own above Grad-CAM", "vgg_aib:own", "vgg_aib:gradcam"),
+             ("no runs", "vgg_aib:own", "vgg:gradcam")]
+    results = tier.localisation_claims(pairs, margin=2.0)
     assert [r.claim for r in results] == ["AIB above LTPA", "own above Grad-CAM"]  # no vgg runs: left out
     aib_vs_ltpa, own_vs_gradcam = results
     assert aib_vs_ltpa.n == 2 and 10 < aib_vs_ltpa.advantage < 30 and aib_vs_ltpa.p_images < 0.001
     assert aib_vs_ltpa.image_seeds == [0, 1]
     assert own_vs_gradcam.advantage == 0.0  # the same scores on the 50 scenes both maps share
-    mass = tier.localisation_claims(claims[:1], metric="mass")[0]
+    mass = tier.localisation_claims(pairs[:1], metric="mass")[0]
     assert math.isfinite(mass.advantage) and math.isfinite(mass.p_images)  # the NaN scenes left out
     assert abs(mass.advantage - aib_vs_ltpa.advantage / 2) < 1.0
 
@@ -199,10 +199,10 @@ def test_claim_keys_and_cells_are_what_the_front_page_quotes():
     from aibnb.reproduce.stats import decide, paired_claim
 
     r = decide([paired_claim("c", "β = 0.01", "β = 1", {0: 10.0, 1: 11.0}, {0: 12.0, 1: 12.5})])[0]
-    assert C.claim_key("beta", r.a, r.b, "verdict") == "beta_beta_0_01_beta_1_verdict"
-    assert C.claim_key("loc_pointing", "vgg_aib:own", "vgg:gradcam", "seeds") == (
+    assert claims.claim_key("beta", r.a, r.b, "verdict") == "beta_beta_0_01_beta_1_verdict"
+    assert claims.claim_key("loc_pointing", "vgg_aib:own", "vgg:gradcam", "seeds") == (
         "loc_pointing_vgg_aib_own_vgg_gradcam_seeds")
-    cells = C.claim_cells(r)
+    cells = claims.claim_cells(r)
     assert cells["seeds"] == "2" and cells["verdict"] == r.verdict
     assert cells["advantage"].startswith(f"{r.advantage:+.2f} [") and cells["advantage"].endswith("]")
 
@@ -217,18 +217,18 @@ def test_every_claim_the_front_page_quotes_is_one_its_chapter_decides():
     from aibnb.reproduce.plan import LADDER_SIZES, SWEEP_BETAS, SWEEP_KS
 
     lists = {
-        ("04_training", "t1"): C.TABLE1_CLAIMS,
-        ("04_training", "shift"): C.CROSS_DOMAIN_CLAIMS,
-        ("04_training", "scene"): C.CLUTTERED_CLAIMS,
-        **{("04_training", f"ladder{size}"): C.LADDER_CLAIMS for size in LADDER_SIZES},
-        ("05_interpretability", "t2"): C.TABLE2_CLAIMS,
-        ("05_interpretability", "loc_pointing"): C.LOCALISATION_CLAIMS,
-        ("05_interpretability", "loc_mass"): C.LOCALISATION_CLAIMS,
+        ("04_training", "t1"): claims.TABLE1_CLAIMS,
+        ("04_training", "shift"): claims.CROSS_DOMAIN_CLAIMS,
+        ("04_training", "scene"): claims.CLUTTERED_CLAIMS,
+        **{("04_training", f"ladder{size}"): claims.LADDER_CLAIMS for size in LADDER_SIZES},
+        ("05_interpretability", "t2"): claims.TABLE2_CLAIMS,
+        ("05_interpretability", "loc_pointing"): claims.LOCALISATION_CLAIMS,
+        ("05_interpretability", "loc_mass"): claims.LOCALISATION_CLAIMS,
         ("02_vib_loss", "beta"): [("", "β = 0.01", f"β = {v:g}") for v in SWEEP_BETAS],
         ("03_ste_quantizer", "k"): [("", "K = 20", f"K = {v:g}") for v in SWEEP_KS],
     }
-    glued = {(chapter, C.claim_key(prefix, a, b, field))
-             for (chapter, prefix), claims in lists.items() for _, a, b in claims
+    glued = {(chapter, claims.claim_key(prefix, a, b, field))
+             for (chapter, prefix), pairs in lists.items() for _, a, b in pairs
              for field in ("seeds", "advantage", "confidence", "verdict", "regime")}
     glued |= {("04_training", "front_t1"), ("04_training", "front_ladder")}  # the first screen's sentences
     intro = (Path(__file__).resolve().parents[2] / "book" / "intro.md").read_text()

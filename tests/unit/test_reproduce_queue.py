@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.__main__ import COMMANDS, build_parser, main
 from aibnb.locks import is_locked
 from aibnb.reproduce import cli as queue_cli
@@ -120,13 +120,13 @@ def _fake_run(folder: Path, *, model="vgg", seed=0, error=10.0, code=1, threads=
         "num_threads": threads,
         "profile": "lab",
     }
-    runs.write_json(folder / "config.json", {"hash": folder.name, "config": config, "model": {}})
+    storage.write_json(folder / "config.json", {"hash": folder.name, "config": config, "model": {}})
     confusion = (np.eye(10) * 900 + 100 / 9 * (1 - np.eye(10))).tolist()  # ten balanced classes
-    runs.write_json(
+    storage.write_json(
         folder / "final.json",
         {"test_error": error, "best_epoch": 9, "num_anchors": None, "confusion": confusion},
     )
-    runs.write_json(folder / "provenance.json", {"training_code": code, "device": "cpu (1 threads)"})
+    storage.write_json(folder / "provenance.json", {"training_code": code, "device": "cpu (1 threads)"})
     (folder / "metrics.jsonl").write_text("")
     (folder / "last.pt").write_bytes(b"checkpoint")
     if correct is not None:
@@ -148,9 +148,9 @@ def test_export_copies_the_small_files_only_and_never_overwrites(tmp_path):
         "metrics.jsonl",
         "provenance.json",
     ]
-    runs.write_json(src / "final.json", {"test_error": 99.0})
+    storage.write_json(src / "final.json", {"test_error": 99.0})
     queue.export_run(src, store)
-    assert runs.read_json(target / "final.json")["test_error"] == 10.0  # stored results are kept
+    assert storage.read_json(target / "final.json")["test_error"] == 10.0  # stored results are kept
     index = queue.build_index(store, "lab")
     assert [r["run"] for r in index["runs"]] == ["vgg-fm-1"] and index["runs"][0]["training_code"] == 1
 
@@ -216,7 +216,7 @@ def test_tier_decides_the_cross_domain_claim_from_stored_shifted_outcomes(tmp_pa
                                beta=0.01 if model == "vgg_aib" else 0.0)
             shifted = {"dataset": "cluttered_fashion", "num_images": 1000,
                        "correct": correct.astype(int).tolist(), "error": 100 * (1 - correct.mean())}
-            runs.write_json(folder / "scores.json", {"cross_domain": shifted})
+            storage.write_json(folder / "scores.json", {"cross_domain": shifted})
     _fake_run(store / "runs" / "gap-0", model="vgg_gap", seed=0)  # no stored outcomes: left out
     tier = Tier.load("lab", store)
     assert sorted(tier.cross_domain("vgg_aib")) == [0, 1, 2, 3] and tier.cross_domain("vgg_gap") == {}
@@ -236,7 +236,7 @@ def test_a_comparison_near_chance_is_not_testable_and_wrn_claims_are_for_the_gpu
             correct = rng.random(1000) < (0.14 if model == "vgg" else 0.12)  # errors of 86-88 %: chance 90
             shifted = {"dataset": "cluttered_fashion", "num_images": 1000,
                        "correct": correct.astype(int).tolist(), "error": 100 * (1 - correct.mean())}
-            runs.write_json(folder / "scores.json", {"cross_domain": shifted})
+            storage.write_json(folder / "scores.json", {"cross_domain": shifted})
     tier = Tier.load("lab", store)
     (near,) = tier.cross_domain_claims([("AIB transfers better", "vgg_aib", "vgg")])
     assert near.verdict == "not testable at this scale" and "within 10 points of chance" in near.reason
@@ -271,11 +271,11 @@ def test_a_finished_run_is_scored_once_checked_exported_and_indexed(tmp_path, mo
     assert not queue.is_stored(store, record.name)
     queue.store_run(record, SimpleNamespace(group="table1"), store, "lab", "cpu")
     assert queue.is_stored(store, record.name) and calls == ["vgg-fm-1"]
-    assert runs.read_json(store / "runs" / "vgg-fm-1" / "scores.json") == {"scored": 1}
-    assert [r["run"] for r in runs.read_json(store / "index.json")["runs"]] == ["vgg-fm-1"]
+    assert storage.read_json(store / "runs" / "vgg-fm-1" / "scores.json") == {"scored": 1}
+    assert [r["run"] for r in storage.read_json(store / "index.json")["runs"]] == ["vgg-fm-1"]
     assert (store / "claims_table1.json").exists()
     other = runs.RunRecord.load(_fake_run(tmp_path / "cache" / "vgg-fm-2", code=2))
-    runs.write_json(other.path / "scores.json", {"scored": 0})
+    storage.write_json(other.path / "scores.json", {"scored": 0})
     with pytest.raises(queue.TierMismatchError, match="version 1"):
         queue.store_run(other, SimpleNamespace(group="table1"), store, "lab", "cpu")
     assert calls == ["vgg-fm-1"] and not queue.is_stored(store, "vgg-fm-2")  # scored already; refused
@@ -283,7 +283,7 @@ def test_a_finished_run_is_scored_once_checked_exported_and_indexed(tmp_path, mo
 
 def test_a_stored_run_is_rescored_from_its_checkpoint_under_its_lock(tmp_path, monkeypatch, isolated_runs):
     path = _fake_run(tmp_path / "cache" / "vgg-fm-1")
-    runs.write_json(path / "scores.json", {"scorer": 1})
+    storage.write_json(path / "scores.json", {"scorer": 1})
     store = tmp_path / "store"
     queue.export_run(path, store)
     planned = SimpleNamespace(group="table1")
@@ -291,7 +291,7 @@ def test_a_stored_run_is_rescored_from_its_checkpoint_under_its_lock(tmp_path, m
 
     def rescore(record, profile, device, group):
         assert is_locked(record.name) and group == "table1"
-        runs.write_json(record.path / "scores.json", {"scorer": 2})
+        storage.write_json(record.path / "scores.json", {"scorer": 2})
         newer.append(record.name)
         return True
 
@@ -299,7 +299,7 @@ def test_a_stored_run_is_rescored_from_its_checkpoint_under_its_lock(tmp_path, m
     assert not queue.rescore_stored(planned, path, store, "lab", "cpu")  # no best.pt in the cache
     (path / "best.pt").write_bytes(b"weights")
     assert queue.rescore_stored(planned, path, store, "lab", "cpu") and newer == ["vgg-fm-1"]
-    assert runs.read_json(store / "runs" / "vgg-fm-1" / "scores.json") == {"scorer": 2}
+    assert storage.read_json(store / "runs" / "vgg-fm-1" / "scores.json") == {"scorer": 2}
     assert (store / "index.json").exists() and not is_locked("vgg-fm-1")
     monkeypatch.setattr(queue, "rescore_run", lambda *a: False)  # up to date: nothing is rewritten
     (store / "index.json").unlink()
@@ -395,7 +395,8 @@ def test_stored_lab_runs_keep_their_identity():
     for name, folder in stored.items():
         record = runs.RunRecord.load(folder)
         assert name in planned, f"{name} is no longer in the lab plan"
-        assert TrainConfig.from_dict(record.config).hash() == runs.read_json(folder / "config.json")["hash"]
+        stored_hash = storage.read_json(folder / "config.json")["hash"]
+        assert TrainConfig.from_dict(record.config).hash() == stored_hash
         assert record.provenance["training_code"] == TRAINING_CODE_VERSION, name
 
 
@@ -530,8 +531,8 @@ def test_export_names_a_damaged_file_of_the_archive_without_a_traceback(tmp_path
     assert done.returncode == 2 and "predictions.npz is damaged" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (home / "runs").exists()
     (tmp_path / "c" / "b").mkdir(parents=True)
-    runs.write_json(tmp_path / "c" / "b" / "config.json", {"config": {}})
-    with pytest.raises(runs.DamagedFileError, match=r"config\.json is damaged"):
+    storage.write_json(tmp_path / "c" / "b" / "config.json", {"config": {}})
+    with pytest.raises(storage.DamagedFileError, match=r"config\.json is damaged"):
         queue.check_archive([tmp_path / "c" / "b"], home, "lab", "archive")
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from aibnb import runs
+from aibnb import runs, storage
+from aibnb.provenance import provenance
 from aibnb.storage import arrays_digest
 
 
@@ -22,7 +25,7 @@ def _result() -> tuple[dict, dict]:
 
 def test_files_round_trip_and_rewriting_the_same_content_is_a_no_op(tmp_path):
     data, arrays = _result()
-    stamp = runs.provenance(profile="ci", seed=0, device="cpu")
+    stamp = provenance(profile="ci", seed=0, device="cpu")
     out = tmp_path / "results"
     path = out / "k_sweep.json"
     assert runs.save_result_with_arrays(path, data, arrays, stamp=stamp) is True
@@ -39,7 +42,7 @@ def test_files_round_trip_and_rewriting_the_same_content_is_a_no_op(tmp_path):
     assert "NaN" not in path.read_text()
 
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    later = runs.provenance(profile="ci", seed=0, device="cpu", wall_time_s=99.0)
+    later = provenance(profile="ci", seed=0, device="cpu", wall_time_s=99.0)
     assert runs.save_result_with_arrays(path, data, arrays, stamp=later) is False
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
@@ -67,8 +70,8 @@ def test_the_digest_is_the_content_not_the_order_or_the_zip():
 def _run_folder(tmp_path):
     folder = tmp_path / "vgg-fashion_mnist-abc"
     config = {"model": "vgg", "dataset": "fashion_mnist", "seed": 0, "epochs": 2, "profile": "lab"}
-    runs.write_json(folder / "config.json", {"hash": "abc", "config": config, "model": {}})
-    runs.write_json(folder / "final.json", {"test_error": 10.0})
+    storage.write_json(folder / "config.json", {"hash": "abc", "config": config, "model": {}})
+    storage.write_json(folder / "final.json", {"test_error": 10.0})
     return folder
 
 
@@ -86,17 +89,29 @@ def _run_folder(tmp_path):
 def test_a_run_file_of_the_wrong_shape_is_named_never_a_finished_run(tmp_path, name, content):
     folder = _run_folder(tmp_path)
     assert runs.RunRecord.load(folder).finished
-    runs.write_json(folder / name, content)
-    with pytest.raises(runs.DamagedFileError, match=rf"{folder / name} is damaged"):
+    storage.write_json(folder / name, content)
+    with pytest.raises(storage.DamagedFileError, match=rf"{folder / name} is damaged"):
         runs.RunRecord.load(folder)
 
 
 def test_a_truncated_attention_file_is_named(tmp_path):
     folder = _run_folder(tmp_path)
-    runs.write_npz(folder / "attention.npz", {"images": np.zeros((4, 1, 32, 32), np.uint8),
-                                              "labels": np.arange(4)})
+    storage.write_npz(folder / "attention.npz", {"images": np.zeros((4, 1, 32, 32), np.uint8),
+                                                 "labels": np.arange(4)})
     assert runs.RunRecord.load(folder).attention_samples()["images"].shape == (4, 1, 32, 32)
     data = (folder / "attention.npz").read_bytes()
     (folder / "attention.npz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(runs.DamagedFileError, match=r"attention\.npz is damaged"):
+    with pytest.raises(storage.DamagedFileError, match=r"attention\.npz is damaged"):
         runs.RunRecord.load(folder).attention_samples()
+
+
+
+def test_runs_exports_only_what_it_defines():
+    """Storage and provenance helpers are imported from their own modules, never through runs."""
+    tree = ast.parse(Path(runs.__file__).read_text())
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+    defined |= {target.id for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                if isinstance(target, ast.Name)}
+    foreign = sorted(set(runs.__all__) - defined)
+    assert not foreign, f"aibnb.runs re-exports {foreign}: import them from where they are defined"

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import sweep
 
-from aibnb import runs
+from aibnb import runs, storage
+from aibnb.provenance import provenance
 
 
 def test_grids_cover_the_papers_figures():
@@ -82,19 +83,20 @@ def _fake_run(root: Path, name: str, *, seed: int, beta: float, quantized: bool)
     config = {"model": "vgg_aib_qt" if quantized else "vgg_aib", "dataset": "fashion_mnist", "profile": "ci",
               "seed": seed, "beta": beta, "latent_dim": None, "num_anchors": 4 if quantized else None,
               "model_options": {}}
-    runs.write_json(path / "config.json", {"hash": name, "config": config, "model": {}})
+    storage.write_json(path / "config.json", {"hash": name, "config": config, "model": {}})
     anchors = [0.0, 1 / 3, 2 / 3, 1.0] if quantized else None
     metrics = [{"epoch": e, "train_info_bits": 10.0 - e, "val_info_bits": 9.0 - e, "val_acc": 0.5 + 0.1 * e,
                 **({"anchors": anchors} if quantized else {})} for e in (1, 2)]
-    runs.write_jsonl(path / "metrics.jsonl", metrics)
+    storage.write_jsonl(path / "metrics.jsonl", metrics)
     final = {"test_error": 20.0 + seed + beta, "test_acc": 0.8, "best_val_acc": 0.79, "best_epoch": 2,
              "test_info_bits": 5.0 * (1 + seed), "test_izy_bits": 2.5,
              "test_perplexity": 3.0 if quantized else 0.0,
              "test_att_outside": float("nan"), "anchors": anchors, "num_anchors": 4 if quantized else None,
              "wall_time_s": 12.5}
-    runs.write_json(path / "final.json", final)
-    runs.write_json(path / "provenance.json", {"commit": "abc", "device": "cpu (2 threads, x86_64)",
-                                               "created": "2026-01-01T00:00:00+00:00", "wall_time_s": 12.5})
+    storage.write_json(path / "final.json", final)
+    storage.write_json(path / "provenance.json", {
+        "commit": "abc", "device": "cpu (2 threads, x86_64)", "created": "2026-01-01T00:00:00+00:00",
+        "wall_time_s": 12.5})
     rng = np.random.default_rng(seed)
     maps = rng.choice(np.array(anchors if quantized else [0.2, 0.7]), size=(12, 1, 16, 16))
     np.savez_compressed(path / "attention.npz", images=rng.integers(0, 255, (12, 1, 32, 32), dtype=np.uint8),
@@ -145,7 +147,7 @@ def test_a_sweeps_points_and_maps_round_trip_through_the_stored_format(tmp_path)
     arrays = {"images": maps["images"], "labels": maps["labels"], "p0_attention": maps["attention"]}
     data = {"sweep": "k", "axis": "num_anchors", "points": [point],
             "summary": sweep.summarize_values([point], "num_anchors")}
-    stamp = runs.provenance(profile="ci", seed=0, device="cpu")
+    stamp = provenance(profile="ci", seed=0, device="cpu")
     out = tmp_path / "results" / "k_sweep.json"
     assert runs.save_result_with_arrays(out, data, arrays, stamp=stamp) is True
     loaded, loaded_arrays = runs.load_result_with_arrays(out)

@@ -62,6 +62,7 @@ if str(ROOT) not in sys.path:  # run from anywhere, before the editable install
     sys.path.insert(0, str(ROOT))
 
 from aibnb import runs  # noqa: E402
+from aibnb.provenance import device_description, provenance  # noqa: E402
 from aibnb.quantize import quantized_map_bits  # noqa: E402
 from aibnb.reproduce.stats import summarize  # noqa: E402
 from aibnb.storage import json_safe  # noqa: E402
@@ -288,7 +289,7 @@ def run_grid(grid: Grid, profile: str, seeds: Sequence[int], out_dir: Path) -> P
 
     points, arrays, first_seed = [], {}, check_seeds(seeds)[0]
     seen: set[str] = set()
-    here = runs.device_description(select_device("auto"))
+    here = device_description(select_device("auto"))
     start = time.perf_counter()
     for spec in grid.points(seeds):
         t0 = time.perf_counter()
@@ -320,7 +321,7 @@ def run_grid(grid: Grid, profile: str, seeds: Sequence[int], out_dir: Path) -> P
         )
     devices = sorted({p["provenance"]["device"] for p in points if p["provenance"]["device"]})
     run_seconds = sum(p["final"]["wall_time_s"] or 0.0 for p in points)
-    stamp = runs.provenance(
+    stamp = provenance(
         profile=profile,
         seed=first_seed if len(seeds) == 1 else None,
         device=select_device("auto"),

@@ -48,8 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository r
 import numpy as np
 import torch
 
-from aibnb import interpret as I
-from aibnb import runs
+from aibnb import interpret, runs, storage
+from aibnb.provenance import provenance
 from aibnb.train import fit, load_model, profiles
 
 DATASET = "cluttered_fashion"
@@ -72,11 +72,11 @@ def settings() -> list[dict[str, Any]]:
     return out
 
 
-def evaluate(record: runs.RunRecord, data: I.EvalData, attention: str) -> dict[str, Any]:
+def evaluate(record: runs.RunRecord, data: interpret.EvalData, attention: str) -> dict[str, Any]:
     """Localisation of one run's maps on ``data`` (raw and min-subtracted mass) and its decisions."""
     model = load_model(record)
-    exp = I.explain(model, data.images, mean=data.mean, std=data.std, attention=attention, seed=SEED)
-    return {"exp": exp, **I.raw_and_structure(exp.maps, data.masks, mode=exp.upsample_mode)}
+    exp = interpret.explain(model, data.images, mean=data.mean, std=data.std, attention=attention, seed=SEED)
+    return {"exp": exp, **interpret.raw_and_structure(exp.maps, data.masks, mode=exp.upsample_mode)}
 
 
 def gallery_key(index: int) -> str:
@@ -95,10 +95,10 @@ TABLE2_SEEDS = (0, 1, 2)
 def table2(args: argparse.Namespace) -> int:
     """Score the Fashion-MNIST attention models under the Table 2 conditions and store the rows."""
     start = time.perf_counter()
-    data = I.load_eval_data("fashion_mnist", args.num_images, profile=args.profile)
-    source = I.patch_source("cluttered_digits")
-    conditions = I.table2_conditions()
-    taus = I.DEFAULT_TAUS
+    data = interpret.load_eval_data("fashion_mnist", args.num_images, profile=args.profile)
+    source = interpret.patch_source("cluttered_digits")
+    conditions = interpret.table2_conditions()
+    taus = interpret.DEFAULT_TAUS
     rows, devices = [], set()
     for model_name in TABLE2_MODELS:
         attention = "quantised" if model_name.endswith("_qt") else "mean"
@@ -107,19 +107,19 @@ def table2(args: argparse.Namespace) -> int:
                          quiet=True, num_threads=args.threads)
             devices.add((record.provenance or {}).get("device"))
             model = load_model(record, "best", device="cuda" if torch.cuda.is_available() else "cpu")
-            rows += I.table2_rows(model, data, conditions, taus=taus, attention=attention,
-                                  normalize=("none", "minmax"), source=source, seed=0,
-                                  labels={"model": model_name, "seed": seed})
+            rows += interpret.table2_rows(model, data, conditions, taus=taus, attention=attention,
+                                          normalize=("none", "minmax"), source=source, seed=0,
+                                          labels={"model": model_name, "seed": seed})
             print(f"{model_name} seed {seed}: scored ({time.perf_counter() - start:.0f} s)", flush=True)
     out = args.out or runs.results_dir(args.profile) / "table2_fashion_mnist.json"
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    stamp = runs.provenance(profile=args.profile, seed=None, device=device,
-                            wall_time_s=time.perf_counter() - start,
-                            extra={"script": "tools/experiments/sweep_interpret.py table2",
-                                   "seeds": list(TABLE2_SEEDS),
-                                   "training_devices": sorted(d for d in devices if d)})
-    I.save_table2(out, rows, dataset="fashion_mnist", profile=args.profile, conditions=conditions, taus=taus,
-                  stamp=stamp)
+    stamp = provenance(profile=args.profile, seed=None, device=device,
+                       wall_time_s=time.perf_counter() - start,
+                       extra={"script": "tools/experiments/sweep_interpret.py table2",
+                              "seeds": list(TABLE2_SEEDS),
+                              "training_devices": sorted(d for d in devices if d)})
+    interpret.save_table2(out, rows, dataset="fashion_mnist", profile=args.profile, conditions=conditions,
+                          taus=taus, stamp=stamp)
     print(f"wrote {out}")
     return 0
 
@@ -134,21 +134,22 @@ def collect(args: argparse.Namespace) -> int:
             "(tools/experiments/run_queue.py export --profile full ARCHIVE)"
         )
         return 1
-    scores = [runs.read_json(f) for f in files]
+    scores = [storage.read_json(f) for f in files]
     written = 0
     for dataset in sorted({s["dataset"] for s in scores if s.get("table2")}):
-        table = I.table2_from_scores(scores, dataset)
+        table = interpret.table2_from_scores(scores, dataset)
         used = [s for s in scores if s.get("dataset") == dataset and s.get("table2")]
-        stamp = runs.provenance(
+        stamp = provenance(
             profile=args.profile, seed=None, device="cpu", wall_time_s=None,
             extra={"script": "tools/experiments/sweep_interpret.py collect",
                    "runs": [s.get("run") for s in used],
                    "note": "scores computed where the checkpoints were (aibnb.interpret.score_record)"},
         )
         out = runs.results_dir(args.profile) / f"table2_{dataset}.json"
-        conditions = [I.Condition(**{k: v for k, v in c.items() if k != "name"}) for c in table["conditions"]]
-        I.save_table2(out, table["rows"], dataset=dataset, profile=args.profile, conditions=conditions,
-                      taus=table["taus"], stamp=stamp)
+        conditions = [interpret.Condition(**{k: v for k, v in c.items() if k != "name"})
+                      for c in table["conditions"]]
+        interpret.save_table2(out, table["rows"], dataset=dataset, profile=args.profile,
+                              conditions=conditions, taus=table["taus"], stamp=stamp)
         print(f"wrote {out} ({len(used)} runs)")
         written += 1
     return 0 if written else 1
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.num_images is None:
         args.num_images = 500
     start = time.perf_counter()
-    data = I.load_eval_data(DATASET, args.num_images, profile=args.profile)
+    data = interpret.load_eval_data(DATASET, args.num_images, profile=args.profile)
     results = []
     for s in settings():
         t0 = time.perf_counter()
@@ -193,16 +194,17 @@ def main(argv: list[str] | None = None) -> int:
                      if s["model"] == REFERENCE["model"] and s["beta"] == REFERENCE["beta"])
     conf = reference["exp"].confidence.numpy()
     threshold = float(np.quantile(conf, CONFIDENCE_QUANTILE))
-    ranked = I.confident_failures(conf, reference["structure"].pointing, reference["structure"].mass,
-                                  reference["structure"].area, min_confidence=threshold)
+    ranked = interpret.confident_failures(conf, reference["structure"].pointing, reference["structure"].mass,
+                                          reference["structure"].area, min_confidence=threshold)
     labels = data.labels.numpy()
-    gallery = I.round_robin(ranked, labels, limit=GALLERY_SIZE)  # several classes, most confident first
+    # several classes, most confident first
+    gallery = interpret.round_robin(ranked, labels, limit=GALLERY_SIZE)
     stored, arrays = [], {}
     for index, (s, record, attention, ev) in enumerate(results):
         exp, raw, structure = ev["exp"], ev["raw"], ev["structure"]
         c = exp.confidence.numpy()
-        failures = I.confident_failures(c, structure.pointing, structure.mass, structure.area,
-                                        min_confidence=float(np.quantile(c, CONFIDENCE_QUANTILE)))
+        failures = interpret.confident_failures(c, structure.pointing, structure.mass, structure.area,
+                                                min_confidence=float(np.quantile(c, CONFIDENCE_QUANTILE)))
         summary_raw, summary_structure = raw.summary(), structure.summary()
         arrays[gallery_key(index)] = exp.maps[gallery, 0].numpy().astype(np.float16)
         stored.append({
@@ -228,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         })
     out = args.out or runs.results_dir(args.profile) / FILENAME
     wall = time.perf_counter() - start
-    stamp = runs.provenance(profile=args.profile, seed=SEED, device="cpu", wall_time_s=wall,
-                            extra={"script": "tools/experiments/sweep_interpret.py"})
+    stamp = provenance(profile=args.profile, seed=SEED, device="cpu", wall_time_s=wall,
+                       extra={"script": "tools/experiments/sweep_interpret.py"})
     changed = runs.save_result_with_arrays(out, {
         "dataset": DATASET,
         "profile": args.profile,

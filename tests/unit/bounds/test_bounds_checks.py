@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from aibnb import bounds as B
+from aibnb import bounds
 
 
 def test_check_covariance_rejects_bad_matrices_with_clear_errors():
     with pytest.raises(ValueError, match="positive definite"):
-        B.check_covariance([[1.0, 2.0], [2.0, 1.0]], "noise_cov")
+        bounds.check_covariance([[1.0, 2.0], [2.0, 1.0]], "noise_cov")
     with pytest.raises(ValueError, match="symmetric"):
-        B.check_covariance([[1.0, 0.5], [0.0, 1.0]])
+        bounds.check_covariance([[1.0, 0.5], [0.0, 1.0]])

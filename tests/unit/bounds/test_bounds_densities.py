@@ -8,11 +8,11 @@ import math
 import numpy as np
 from scipy.integrate import quad
 
-from aibnb import bounds as B
+from aibnb import bounds
 
 
 def test_mixture_entropy_quadrature_matches_adaptive_1d_integration():
-    mix = B.GaussianMixtureDensity([0.5, 0.3, 0.2], [[-2.0], [0.5], [2.5]], [[[0.4]], [[0.8]], [[0.3]]])
+    mix = bounds.GaussianMixtureDensity([0.5, 0.3, 0.2], [[-2.0], [0.5], [2.5]], [[[0.4]], [[0.8]], [[0.3]]])
 
     def integrand(z: float) -> float:
         lp = float(mix.log_prob(np.array([[z]]))[0])

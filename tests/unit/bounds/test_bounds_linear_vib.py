@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from aibnb import bounds as B
+from aibnb import bounds
 
 
 def test_fit_linear_vib_lands_on_the_curve_with_tight_bounds(gsrc):
-    ib = B.GaussianIB.from_source(gsrc)
-    fit = B.fit_linear_vib(gsrc, 0.35, steps=150, batch_size=256, seed=1)
+    ib = bounds.GaussianIB.from_source(gsrc)
+    fit = bounds.fit_linear_vib(gsrc, 0.35, steps=150, batch_size=256, seed=1)
     s = fit.summary()
     assert fit.losses.shape == (150,) and fit.losses[-20:].mean() < fit.losses[:20].mean()
     assert s["mi_zy"] <= ib.relevance_at_rate(s["mi_zx"]) + 1e-9
@@ -22,4 +22,4 @@ def test_fit_linear_vib_lands_on_the_curve_with_tight_bounds(gsrc):
 
 def test_negative_beta_is_rejected(gsrc):
     with pytest.raises(ValueError, match="beta must be"):
-        B.fit_linear_vib(gsrc, -1.0)
+        bounds.fit_linear_vib(gsrc, -1.0)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aibnb import bounds as B
+from aibnb import bounds
 
 
 def test_mc_estimate_needs_two_samples():
     with pytest.raises(ValueError, match="at least 2 samples"):
-        B.mc_estimate([1.0])
+        bounds.mc_estimate([1.0])

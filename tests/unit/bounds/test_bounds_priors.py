@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from aibnb import bounds as B
+from aibnb import bounds
 
 N_MC = 40_000
 NUM_SE = 4.0
@@ -18,7 +18,7 @@ def test_rate_bound_holds_tightens_and_equals_mi_plus_prior_mismatch(which, gch,
     truth_xa, truth_x = ch.mi_zxa(), ch.mi_zx()
     values = []
     for family in ["standard", "isotropic", "diagonal", "full"]:
-        prior = B.best_gaussian_prior(ch, family)
+        prior = bounds.best_gaussian_prior(ch, family)
         bound = ch.rate_upper_bound(prior)
         values.append(bound)
         assert bound >= truth_xa - 1e-12 >= truth_x - 1e-12

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aibnb import bounds as B
+from aibnb import bounds
 
 
 def test_class_priors_must_sum_to_one():
     with pytest.raises(ValueError, match="summing to 1"):
-        B.ClassConditionalSource([0.5, 0.6], [[0.0], [1.0]], [[1.0]])
+        bounds.ClassConditionalSource([0.5, 0.6], [[0.0], [1.0]], [[1.0]])

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from aibnb import bounds as B
+from aibnb import bounds
 
 
 def test_units():
-    assert B.nats_to_bits(math.log(2.0)) == pytest.approx(1.0)
-    assert B.bits_to_nats(B.nats_to_bits(0.7)) == pytest.approx(0.7)
+    assert bounds.nats_to_bits(math.log(2.0)) == pytest.approx(1.0)
+    assert bounds.bits_to_nats(bounds.nats_to_bits(0.7)) == pytest.approx(0.7)

@@ -7,14 +7,14 @@ import time
 
 import pytest
 
-from aibnb import runs
+from aibnb import storage
 from aibnb.train.checkpoint import load_checkpoint
 
 
 def test_corrupt_checkpoint_is_a_clear_error_and_is_kept(tmp_path):
     path = tmp_path / "last.pt"
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(runs.DamagedFileError, match=r"could not be read.*left in place"):
+    with pytest.raises(storage.DamagedFileError, match=r"could not be read.*left in place"):
         load_checkpoint(path)
     assert path.read_bytes() == b"not a checkpoint"
 
@@ -32,7 +32,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, train_cli,
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "final.json").exists()
-    assert len(runs.read_jsonl(killed / "metrics.jsonl")) < 4
+    assert len(storage.read_jsonl(killed / "metrics.jsonl")) < 4
     resumed = train_cli(cli_args(killed), env)
     out, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, out
@@ -42,7 +42,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path, train_cli,
     assert reference.returncode == 0, out
 
     def comparable(path):
-        rows = runs.read_jsonl(path / "metrics.jsonl")
+        rows = storage.read_jsonl(path / "metrics.jsonl")
         return [{k: v for k, v in r.items() if "time" not in k and "per_s" not in k} for r in rows]
 
     assert comparable(killed) == comparable(tmp_path / "reference")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.train import fit, load_model
 from aibnb.train.checkpoint import load_checkpoint
 
@@ -181,8 +181,8 @@ def test_no_training_step_and_a_diverging_loss_are_errors_not_finished_runs(tmp_
     assert not (out / "final.json").exists() and not (out / "metrics.jsonl").exists()
     bad = tmp_path / "bad"
     bad.mkdir()
-    runs.write_json(bad / "config.json", [1, 2])  # valid JSON, not a run's config
-    with pytest.raises(runs.DamagedFileError, match=r"bad/config\.json is damaged"):
+    storage.write_json(bad / "config.json", [1, 2])  # valid JSON, not a run's config
+    with pytest.raises(storage.DamagedFileError, match=r"bad/config\.json is damaged"):
         fit(**{**tiny, "out_dir": str(bad)})
 
 

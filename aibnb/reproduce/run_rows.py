@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aibnb import runs
+from aibnb.provenance import provenance
 from aibnb.reproduce.paper import table1_beta
 
 if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
@@ -108,7 +109,7 @@ def write_table1(
         raise ValueError(f"write_table1: no finished runs on {dataset!r} among the records")
     folder = Path(base) if base is not None else runs.results_dir(profile)
     path = folder / f"table1_{dataset}.json"
-    stamp = runs.provenance(profile=profile, seed=None, device=device)
+    stamp = provenance(profile=profile, seed=None, device=device)
     runs.save_result(path, {"dataset": dataset, "profile": profile, "runs": rows}, stamp=stamp)
     return path
 

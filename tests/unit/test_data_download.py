@@ -1,4 +1,5 @@
-"""aibnb.data fetching: the data root, Fashion-MNIST's fallbacks, atomic writes, clear errors, the CLI."""
+"""aibnb.data.download and the fetch around it: the data root, Fashion-MNIST's fallbacks, atomic writes, clear
+errors, the CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from aibnb import data
-from aibnb.data import cli, fetching
+from aibnb.data import cli, download
 from aibnb.data.paths import DatasetNotFoundError, data_root
 from aibnb.storage import write_atomic
 
@@ -31,7 +32,7 @@ def idx_bytes(shape: tuple[int, ...], fill: int = 7) -> bytes:
 
 @pytest.fixture
 def small_files(monkeypatch):
-    monkeypatch.setattr(fetching, "FASHION_MNIST_FILES", SMALL)
+    monkeypatch.setattr(download, "FASHION_MNIST_FILES", SMALL)
 
 
 def debian_dir(tmp_path: Path, shapes=SMALL) -> Path:
@@ -56,7 +57,7 @@ def test_data_root_resolution(monkeypatch, tmp_path):
 
 def test_fetch_unpacks_the_debian_files_then_finds_them(tmp_path, small_files):
     root, logs = tmp_path / "root", []
-    folder = fetching.fetch_fashion_mnist(
+    folder = download.fetch_fashion_mnist(
         root, system_dir=debian_dir(tmp_path), use_apt=False, use_download=False, log=logs.append
     )
     assert folder == root / "FashionMNIST" / "raw"
@@ -64,7 +65,7 @@ def test_fetch_unpacks_the_debian_files_then_finds_them(tmp_path, small_files):
         assert (folder / name).read_bytes() == idx_bytes(shape)
     assert not list(folder.glob(".*tmp"))  # atomic writes leave no temporary files
     assert "unpacked 4 files" in logs[0]
-    fetching.fetch_fashion_mnist(root, system_dir=None, use_apt=False, use_download=False, log=logs.append)
+    download.fetch_fashion_mnist(root, system_dir=None, use_apt=False, use_download=False, log=logs.append)
     assert "already present" in logs[-1]
 
 
@@ -72,7 +73,7 @@ def test_fetch_rejects_a_wrong_file_and_keeps_nothing_of_it(tmp_path, small_file
     shapes = {**SMALL, "t10k-images-idx3-ubyte": (3, 28, 28)}  # wrong count
     root = tmp_path / "root"
     with pytest.raises(ValueError, match=r"expected uint8 \(2, 28, 28\)"):
-        fetching.fetch_fashion_mnist(
+        download.fetch_fashion_mnist(
             root, system_dir=debian_dir(tmp_path, shapes), use_apt=False, use_download=False, log=print
         )
     assert not (root / "FashionMNIST" / "raw" / "t10k-images-idx3-ubyte").exists()
@@ -85,16 +86,16 @@ def test_fetch_replaces_a_truncated_file(tmp_path, small_files):
     for name, shape in SMALL.items():
         (raw / name).write_bytes(idx_bytes(shape))
     (raw / "train-images-idx3-ubyte").write_bytes(idx_bytes(SMALL["train-images-idx3-ubyte"])[:-10])
-    assert fetching.fashion_mnist_problems(raw) and "truncated" in fetching.fashion_mnist_problems(raw)[0]
-    fetching.fetch_fashion_mnist(
+    assert download.fashion_mnist_problems(raw) and "truncated" in download.fashion_mnist_problems(raw)[0]
+    download.fetch_fashion_mnist(
         root, system_dir=debian_dir(tmp_path), use_apt=False, use_download=False, log=print
     )
-    assert fetching.fashion_mnist_problems(raw) == []
+    assert download.fashion_mnist_problems(raw) == []
 
 
 def test_fetch_error_says_where_it_looked_and_how_to_get_it(tmp_path, small_files):
     with pytest.raises(DatasetNotFoundError) as err:
-        fetching.fetch_fashion_mnist(
+        download.fetch_fashion_mnist(
             tmp_path, system_dir=tmp_path / "nowhere", use_apt=False, use_download=False, log=print
         )
     message = str(err.value)
@@ -162,7 +163,7 @@ def test_download_true_uses_the_downloader_then_reads_its_files(tmp_path, monkey
         for split in ("train", "test"):
             savemat(folder / f"{split}_32x32.mat", {"X": images, "y": np.arange(1, 6)[:, None]})
 
-    monkeypatch.setattr(fetching, "_torchvision_download", fake_torchvision)
+    monkeypatch.setattr(download, "_torchvision_download", fake_torchvision)
     with pytest.raises(DatasetNotFoundError):
         data.load_tensors("svhn", "test", tmp_path)  # no download unless asked
     test = data.load_tensors("svhn", "test", tmp_path, download=True)
@@ -175,12 +176,12 @@ def test_failed_download_is_a_clear_error(tmp_path, monkeypatch, small_files):
     def offline(name: str, base: Path) -> None:
         raise OSError("Name or service not known")
 
-    monkeypatch.setattr(fetching, "_torchvision_download", offline)
+    monkeypatch.setattr(download, "_torchvision_download", offline)
     with pytest.raises(DatasetNotFoundError, match=r"by hand; home page: https://cs\.stanford\.edu"):
         data.load_tensors("stl10", "test", tmp_path, download=True)
     # Fashion-MNIST: the downloader is the fourth fallback; its failure is listed with the others
     with pytest.raises(DatasetNotFoundError, match="torchvision download: OSError"):
-        fetching.fetch_fashion_mnist(tmp_path, system_dir=None, use_apt=False, log=print)
+        download.fetch_fashion_mnist(tmp_path, system_dir=None, use_apt=False, log=print)
 
 
 def test_cli_fetch_from_a_copied_folder(tmp_path, small_files):

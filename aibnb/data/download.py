@@ -1,7 +1,7 @@
-"""Obtaining datasets: ``fetch(name)``, and the error that says how when one is missing.
+"""Downloading and checking dataset files, and the error that says how to get a missing one.
 
-Nothing here runs at import time. ``fetch("fashion_mnist")`` (what ``make data`` calls)
-tries, in order, and prints what it did:
+Nothing here runs at import time. :func:`fetch_fashion_mnist` (what ``make data`` calls, through
+:func:`aibnb.data.fetch`) tries, in order, and prints what it did:
 
 1. the files are already under ``<root>/FashionMNIST/raw`` (torchvision's raw layout,
    uncompressed) and their idx headers are right: nothing to do;

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.reproduce.cross_domain import shifted_outcomes
 
 __all__ = ["POSTHOC_GROUPS", "POSTHOC_IMAGES", "SCORE_IMAGES", "rescore_run", "score_images", "score_run"]
@@ -56,20 +56,20 @@ def score_run(record: runs.RunRecord, profile: str, device: str, group: str) -> 
 
 
 def _without_per_image(part: Any) -> bool:
-    """A stored Table 2 part from before the scorer kept per-image outcomes (version 4)."""
+    """A stored Table 2 part without per-image outcomes (written by a scorer older than version 4)."""
     return isinstance(part, dict) and "rows" in part and "per_image" not in part
 
 
 def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -> bool:
     """Bring a stored run's older ``scores.json`` up to the current scorer: add what it lacks (the
     post-hoc maps, the shifted test set) and re-score the Table 2 parts that have no per-image
-    outcomes (the same images, modifications and seed, so the rows come out as before, now with
-    each image's outcome); the rest is kept, not recomputed. False when there is nothing to add or
+    outcomes (the same images, modifications and seed, so the rows are reproduced, with each
+    image's outcome added); the rest is kept, not recomputed. False when there is nothing to add or
     no checkpoint."""
     from aibnb.interpret import SCORER_VERSION, score_record
 
     path = record.path / "scores.json"
-    old = runs.read_json(path) if path.exists() else None
+    old = storage.read_json(path) if path.exists() else None
     if group not in POSTHOC_GROUPS or (old or {}).get("scorer", 1) >= SCORER_VERSION:
         return False
     if not (record.path / "best.pt").exists():
@@ -89,5 +89,5 @@ def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -
         if group == "table1" and "cross_domain" not in old:
             new["cross_domain"] = shifted_outcomes(record, n=n, device=device)
     new["scorer"] = SCORER_VERSION
-    runs.write_json(path, new)
+    storage.write_json(path, new)
     return True

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from aibnb import runs
-from aibnb.reproduce import stored
+from aibnb import runs, storage
+from aibnb.reproduce import run_rows
 
 pytestmark = pytest.mark.usefixtures("isolated_runs")
 
@@ -18,11 +18,11 @@ def test_table1_file_round_trip_keeps_runs_and_provenance(tmp_path, make_record)
     recs.append(make_record("vgg", 0, 7.5))
     recs.append(make_record("vgg_aib", 5, 9.9, beta=0.1))  # a sweep run: not Table 1
     recs.append(make_record("vgg", 1, 1.0, dataset="svhn"))  # another dataset
-    path = stored.write_table1(recs, "cifar10", base=tmp_path / "full")
+    path = run_rows.write_table1(recs, "cifar10", base=tmp_path / "full")
     assert path == tmp_path / "full" / "table1_cifar10.json"
     written = json.loads(path.read_text())
     assert written["provenance"]["profile"] == "full" and len(written["runs"]) == 4
-    frame, meta = stored.load_full_runs("cifar10", tmp_path / "full")
+    frame, meta = run_rows.load_full_runs("cifar10", tmp_path / "full")
     assert meta["file"] == "table1_cifar10.json" and meta["provenance"]["profile"] == "full"
     assert list(zip(frame["model"], frame["seed"], frame["test_error"], strict=True)) == [
         ("vgg", 0, 7.5),
@@ -30,10 +30,10 @@ def test_table1_file_round_trip_keeps_runs_and_provenance(tmp_path, make_record)
         ("vgg_aib", 1, 5.0),
     ]
     assert set(frame["device"]) == {"cuda (a GPU)"} and set(frame["best_epoch"]) == {7}
-    assert stored.load_full_runs("cifar100", tmp_path / "full") is None
-    assert stored.load_full_runs("cifar10", tmp_path / "absent") is None
+    assert run_rows.load_full_runs("cifar100", tmp_path / "full") is None
+    assert run_rows.load_full_runs("cifar10", tmp_path / "absent") is None
     with pytest.raises(ValueError, match="no finished runs"):
-        stored.write_table1(recs, "cub200", base=tmp_path / "full")
+        run_rows.write_table1(recs, "cub200", base=tmp_path / "full")
 
 
 def test_full_runs_fall_back_to_the_index_and_reject_bad_rows(tmp_path):
@@ -45,14 +45,14 @@ def test_full_runs_fall_back_to_the_index_and_reject_bad_rows(tmp_path):
         {"run": "c", "model": "wrn_aib_qt", "dataset": "fashion_mnist", "seed": 0, "epochs": 15,
          "beta": 0.01, "num_anchors": 50, "test_error": 5.2, "best_epoch": 15},
     ]  # fmt: skip
-    runs.write_json(tmp_path / "index.json", {"note": "GPU runs", "runs": rows})
-    frame, meta = stored.load_full_runs("fashion_mnist", tmp_path)
+    storage.write_json(tmp_path / "index.json", {"note": "GPU runs", "runs": rows})
+    frame, meta = run_rows.load_full_runs("fashion_mnist", tmp_path)
     assert meta["file"] == "index.json" and meta["note"] == "GPU runs"
     assert list(frame["test_error"]) == [6.1, 5.2]  # K = 5 is a sweep run; K = 20 / 50 are defaults
-    assert len(stored.load_full_runs("fashion_mnist", tmp_path, defaults_only=False)[0]) == 3
-    runs.write_json(tmp_path / "index.json", {"runs": [{"model": "vgg", "seed": 0}]})
+    assert len(run_rows.load_full_runs("fashion_mnist", tmp_path, defaults_only=False)[0]) == 3
+    storage.write_json(tmp_path / "index.json", {"runs": [{"model": "vgg", "seed": 0}]})
     with pytest.raises(ValueError, match="lacks"):
-        stored.load_full_runs("fashion_mnist", tmp_path)
+        run_rows.load_full_runs("fashion_mnist", tmp_path)
 
 
 def test_the_stored_lab_index_is_made_of_run_rows():
@@ -61,9 +61,9 @@ def test_the_stored_lab_index_is_made_of_run_rows():
     index = runs.load_result(store / "index.json")
     if index is None:
         pytest.skip("no stored lab tier")
-    rebuilt = [stored.run_row(runs.RunRecord.load(store / "runs" / row["run"])) for row in index["runs"]]
+    rebuilt = [run_rows.run_row(runs.RunRecord.load(store / "runs" / row["run"])) for row in index["runs"]]
     assert rebuilt == index["runs"]
-    assert all(set(stored.ROW_KEYS) | set(stored.OPTIONAL_KEYS) <= set(row) for row in rebuilt)
+    assert all(set(run_rows.ROW_KEYS) | set(run_rows.OPTIONAL_KEYS) <= set(row) for row in rebuilt)
 
 
 
@@ -75,7 +75,7 @@ def test_stored_per_image_outcomes_agree_with_their_rows():
     parts = []
     for folder in sorted((runs.results_dir("lab") / "runs").glob("*")):
         if (folder / "scores.json").exists():
-            sc = runs.read_json(folder / "scores.json")
+            sc = storage.read_json(folder / "scores.json")
             named = [("table2", sc.get("table2")), *(sc.get("posthoc") or {}).items()]
             parts += [(folder.name, name, p) for name, p in named
                       if isinstance(p, dict) and "rows" in p and "per_image" in p]  # Table 2 parts only
@@ -114,15 +114,15 @@ BENCH = {
 
 
 def test_bench_paper_file_is_read_into_a_table(tmp_path):
-    assert stored.load_bench_paper(tmp_path) is None
+    assert run_rows.load_bench_paper(tmp_path) is None
     runs.save_result(tmp_path / "bench_paper.json", BENCH, stamp={"profile": "bench", "commit": "abc"})
-    frame, meta = stored.load_bench_paper(tmp_path)
+    frame, meta = run_rows.load_bench_paper(tmp_path)
     assert frame.loc["vgg_aib", "speed-up"] == 3.0 and frame.loc["vgg_aib", "ms/image (batch 1)"] == 2.5
     assert math.isclose(frame.loc["vgg_aib", "MACs (G)"], 3.787)
     assert meta["device"].startswith("cuda") and meta["provenance"]["commit"] == "abc"
-    runs.write_json(tmp_path / "bench_paper.json", {**BENCH, "suite": "models"})
+    storage.write_json(tmp_path / "bench_paper.json", {**BENCH, "suite": "models"})
     with pytest.raises(ValueError, match="not the output"):
-        stored.load_bench_paper(tmp_path)
+        run_rows.load_bench_paper(tmp_path)
 
 
 @pytest.mark.slow
@@ -133,6 +133,6 @@ def test_the_benchmark_writes_what_the_loader_reads(tmp_path):
             "--images", "128", "--batch", "64", "--workers", "0", "--repeats", "1", "--device", "cpu",
             "--json", str(tmp_path / "bench_paper.json")]  # fmt: skip
     assert main(argv) == 0
-    frame, meta = stored.load_bench_paper(tmp_path)
+    frame, meta = run_rows.load_bench_paper(tmp_path)
     assert list(frame.index) == ["vgg_aib"] and frame.loc["vgg_aib", "engine img/s"] > 0
     assert meta["width"] == 0.0625 and meta["provenance"]["profile"] == "bench"

@@ -1,11 +1,11 @@
-"""Tests of aibnb.reproduce.scores: how many images a run is scored on, and re-scoring an older
+"""Tests of aibnb.reproduce.run_scores: how many images a run is scored on, and re-scoring an older
 ``scores.json`` up to the current scorer without changing what it already held."""
 
 from __future__ import annotations
 
-from aibnb import runs
+from aibnb import storage
 from aibnb.interpret import SCORER_VERSION
-from aibnb.reproduce.scores import rescore_run, score_images, score_run
+from aibnb.reproduce.run_scores import rescore_run, score_images, score_run
 
 
 def test_score_images_is_capped_by_the_runs_own_test_subset(make_record):
@@ -29,9 +29,9 @@ def test_rescoring_adds_per_image_outcomes_and_keeps_the_rows(scorable_run, one_
     scores = score_run(record, "ci", "cpu", "table1")
     assert scores["scorer"] == SCORER_VERSION and "per_image" in scores["table2"]
     old = _strip_per_image(scores)
-    runs.write_json(record.path / "scores.json", old)
+    storage.write_json(record.path / "scores.json", old)
     assert rescore_run(record, "ci", "cpu", "table1")
-    new = runs.read_json(record.path / "scores.json")
+    new = storage.read_json(record.path / "scores.json")
     assert new["scorer"] == SCORER_VERSION
     assert new["table2"]["rows"] == old["table2"]["rows"]  # the same images, modifications and seed
     assert new["table2"]["per_image"] == scores["table2"]["per_image"]
@@ -44,7 +44,7 @@ def test_rescoring_adds_per_image_outcomes_and_keeps_the_rows(scorable_run, one_
 def test_rescoring_a_scene_run_only_moves_its_version(scorable_run, one_thread):
     record = scorable_run("vgg_aib", "cluttered_fashion")
     scores = score_run(record, "ci", "cpu", "cluttered")
-    runs.write_json(record.path / "scores.json", {**scores, "scorer": 3})
+    storage.write_json(record.path / "scores.json", {**scores, "scorer": 3})
     assert rescore_run(record, "ci", "cpu", "cluttered")
-    runs.write_json(record.path / "expected.json", scores)  # the file, as NaN != NaN in a dict
+    storage.write_json(record.path / "expected.json", scores)  # the file, as NaN != NaN in a dict
     assert (record.path / "scores.json").read_text() == (record.path / "expected.json").read_text()
