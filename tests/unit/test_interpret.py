@@ -552,35 +552,3 @@ def test_score_record_on_plain_and_cluttered_data(scorable_run) -> None:
     gap = I.score_record(scorable_run("vgg_gap", "fashion_mnist"), source=_images(3), posthoc_images=2)
     assert gap["table2"] is None and set(gap["posthoc"]) == {"num_images", "gradcam", "bottleneck", "cam"}
     assert I.map_kind("wrn_abn") == "mean" and I.map_kind("vgg_dvib") is None
-
-
-def test_stored_gallery_sweep_has_what_the_chapter_draws() -> None:
-    """The committed β/K sweep of chapter 5: provenance, settings, metrics, gallery maps beside the JSON."""
-    import sweep_interpret
-
-    from aibnb import runs
-
-    found = runs.load_result_with_arrays(runs.results_dir("ci") / sweep_interpret.FILENAME)
-    assert found is not None, "store the sweep: `python tools/experiments/sweep_interpret.py --profile ci`"
-    stored, arrays = found
-    prov = stored["provenance"]
-    assert prov["profile"] == stored["profile"] == "ci" and prov["seed"] == stored["seed"] == 0
-    assert prov["commit"] and prov["device"] and prov["created"]
-    labels = [s["label"] for s in stored["settings"]]
-    assert labels == [s["label"] for s in sweep_interpret.settings()]  # the script's grid, in order
-    n = len(stored["gallery"])
-    assert 1 <= n <= sweep_interpret.GALLERY_SIZE and len(stored["gallery_labels"]) == n
-    assert all(0 <= i < stored["num_images"] for i in stored["gallery"])
-    assert [s["index"] for s in stored["settings"]] == list(range(len(labels)))
-    assert set(arrays) == {sweep_interpret.gallery_key(s["index"]) for s in stored["settings"]}
-    for s in stored["settings"]:
-        for key in ("pointing", "mass", "mass_structure", "iou", "area"):
-            assert 0 <= s[key] <= 1, (s["label"], key)
-        assert 0 <= s["num_confident_failures"] <= s["num_confident"] <= stored["num_images"]
-        maps = arrays[sweep_interpret.gallery_key(s["index"])]
-        assert maps.dtype == np.float16 and maps.shape == (n, 16, 16)
-        assert len(s["gallery_prediction"]) == len(s["gallery_confidence"]) == n
-        assert "gallery_maps_f16" not in s  # one format for stored maps: the .npz beside the JSON
-    # the reference setting's gallery is what the selection rule picks: a pointing miss everywhere
-    reference = next(s for s in stored["settings"] if s["model"] == "vgg_aib" and s["beta"] == 0.01)
-    assert all(p == 0 for p in reference["gallery_pointing"])
