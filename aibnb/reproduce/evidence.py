@@ -55,7 +55,7 @@ GPU_ONLY = "GPU tier only: the WRN family is trained in the full tier, not on a 
 
 @dataclass
 class Tier:
-    """The stored runs of one profile (``lab`` or ``full``)."""
+    """The stored runs of one profile (``lab``, ``full`` or the ``ci`` sweeps)."""
 
     profile: str
     path: Path
