@@ -63,9 +63,10 @@ run: install data  ## re-run one chapter: make run CHAPTER=02_vib_loss ARGS="-p 
 	@test -n "$(CHAPTER)" || { echo "usage: make run CHAPTER=01_mi_bounds ARGS='-p name value'"; exit 2; }
 	$(PY) tools/build/book.py execute $(if $(filter command line environment,$(origin PROFILE)),--profile $(PROFILE)) --chapter $(CHAPTER) -- $(ARGS)
 
-sweep: install data  ## recompute the stored β/K sweeps of chapters 2, 3 and 5 at PROFILE
-	$(PY) tools/experiments/sweep.py --profile $(PROFILE)
-	$(PY) tools/experiments/sweep_interpret.py gallery --profile $(PROFILE)
+SWEEP_SECONDS ?= 3600
+sweep: install data  ## train the stored ci tier (the sweeps of chapters 2, 3 and 5) with the queue, one worker
+	$(PY) -m aibnb queue run --profile ci --jobs 1 --time-limit $(SWEEP_SECONDS)
+	$(PY) -m aibnb queue status --profile ci
 
 LAB_SECONDS ?= 36000
 lab: install data  ## extend the stored lab tier: two single-thread workers, resumable (LAB_SECONDS=36000)

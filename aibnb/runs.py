@@ -211,6 +211,6 @@ def load_result_with_arrays(path: str | os.PathLike[str]) -> tuple[dict[str, Any
     if arrays_digest(arrays) != data["arrays_sha256"]:
         raise ValueError(
             f"{npz_path} does not match {path.name} (sha256 differs): the arrays changed after the JSON "
-            "was written; recompute the result (`make sweep` for the stored sweeps)"
+            "was written; recompute the result"
         )
     return data, arrays

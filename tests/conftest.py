@@ -1,8 +1,7 @@
-"""Shared test setup: the repository root and the scripts of ``tools/build/`` (the book's build) and
-``tools/experiments/`` (the experiment drivers) are importable from every test, the ``isolated_runs``
-fixture gives a test its own empty run cache, ``one_thread`` runs a test module on one CPU thread,
-``make_record`` makes run records without training and ``scorable_run`` finished-looking runs that
-chapter 5's scorer can load."""
+"""Shared test setup: the repository root and the scripts of ``tools/build/`` (the book's build) are
+importable from every test, the ``isolated_runs`` fixture gives a test its own empty run cache,
+``one_thread`` runs a test module on one CPU thread, ``make_record`` makes run records without
+training and ``scorable_run`` finished-looking runs that chapter 5's scorer can load."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-for path in (ROOT, ROOT / "tools" / "experiments", ROOT / "tools" / "build"):
+for path in (ROOT, ROOT / "tools" / "build"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 

@@ -11,8 +11,9 @@ that ``import aibnb.figures.tables`` stays light):
 * :mod:`aibnb.figures.grids`: images with rows of maps on one fixed scale (attention, quantised
   maps, scenes with their object masks);
 * :mod:`aibnb.figures.explorer`: a slider over one stored setting of a tier (β, the number of
-  anchors K, the model, the training-set size), its panels and its table from the same runs;
-* :mod:`aibnb.figures.sweeps`: the stored sweeps drawn against their setting;
+  anchors K, the latent size, the model, the training-set size), its panels and its table from
+  the same runs;
+* :mod:`aibnb.figures.sweeps`: a chapter's live run against the stored ``ci`` run of its configuration;
 * :mod:`aibnb.figures.bounds`, :mod:`aibnb.figures.vib`, :mod:`aibnb.figures.quantiser`,
   :mod:`aibnb.figures.interpret`: the figures and tables of chapters 1, 2, 3 and 5;
 * :mod:`aibnb.figures.training`: chapter 4's (Table 1 at each tier, training curves, attention

@@ -1,11 +1,11 @@
 """A slider over one stored setting of a tier, whose panels and table come from the same runs.
 
 A chapter's "explore β" slider shows the trained models of the stored ``lab`` tier, not a live
-toy: for each value of one :class:`Setting` (β, the number of anchors K, the model, the size of
-the training set) a :class:`Point` holds the tier's runs of that value by seed, selected exactly
-as the chapter's tables select them (:meth:`aibnb.reproduce.evidence.Tier.select`: the model's
-other settings at their defaults, the training-set ladder left out unless the setting asks for
-it). Then
+toy: for each value of one :class:`Setting` (β, the number of anchors K, the latent size d, the
+model, the size of the training set) a :class:`Point` holds the tier's runs of that value by seed,
+selected exactly as the chapter's tables select them (:meth:`aibnb.reproduce.evidence.Tier.select`:
+the model's other settings at their defaults, the training-set ladder left out unless the setting
+asks for it). Then
 
 * :func:`points_table` is the chapter's table of the sweep: one row per value, one cell per
   :class:`Column` (the test error as mean ± sd over seeds and its 95 % interval, the KL term, the
@@ -39,6 +39,7 @@ from aibnb import viz
 from aibnb.figures.grids import class_names, map_grid
 from aibnb.figures.style import ATTENTION_RANGE, LTPA_RANGE
 from aibnb.figures.tables import book_table, display_name, interval_text, mean_sd_text
+from aibnb.reproduce.pairing import run_setting
 
 __all__ = [
     "ANCHORS",
@@ -47,6 +48,7 @@ __all__ = [
     "ERROR_INTERVAL",
     "IZY",
     "KL",
+    "LATENT",
     "MODEL",
     "PERPLEXITY",
     "STANDARD_COLUMNS",
@@ -94,16 +96,9 @@ class Setting:
 
 BETA = Setting("beta", "β", "β")
 ANCHORS = Setting("num_anchors", "K", "number of anchors K")
+LATENT = Setting("latent_dim", "d", "latent size d")
 MODEL = Setting("model", "model", "model")
 TRAIN_SIZE = Setting("train_subset", "n", "training images n", fixed={"train_eval": True})
-
-
-def _record_value(record: Any, key: str) -> Any:
-    if key == "num_anchors":
-        return (record.final or {}).get("num_anchors")
-    if key == "train_eval":
-        return bool(record.config.get(key, False))
-    return record.config.get(key)
 
 
 @dataclass
@@ -137,10 +132,10 @@ def sweep_points(
     out. Runs are selected by ``tier.select`` with ``setting.fixed``; ``keep`` drops runs."""
     if values is None:
         found = {
-            _record_value(r, setting.key)
+            run_setting(r, setting.key)
             for r in tier.records
             if r.config["model"] == model and r.config["dataset"] == dataset
-            and all(_record_value(r, k) == v for k, v in setting.fixed.items())
+            and all(run_setting(r, k) == v for k, v in setting.fixed.items())
         }
         values = sorted(v for v in found if v is not None)
     points = []

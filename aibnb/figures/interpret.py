@@ -8,7 +8,8 @@
   explained four ways;
 * :func:`scene_error_table`, :func:`collapse_sentence`: the ``lab`` runs on the scenes by seed, and
   what one that did not learn to classify looked like;
-* :func:`sweep_localisation_figure`: the stored ``ci`` sweep of the scenes against β and K.
+* :func:`sweep_settings`, :func:`sweep_localisation_figure`: a stored tier's β and K sweeps on the
+  scenes, read from its runs and their ``scores.json``, and drawn against the setting.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from aibnb import viz
+from aibnb.figures import explorer
 from aibnb.figures.style import ATTENTION_RANGE, LTPA_RANGE
 from aibnb.figures.tables import display_name
+from aibnb.reproduce.pairing import run_setting
+from aibnb.storage import read_json
 
 __all__ = [
     "collapse_sentence",
@@ -34,6 +38,7 @@ __all__ = [
     "paper_comparison",
     "scene_error_table",
     "sweep_localisation_figure",
+    "sweep_settings",
     "table2_figure",
 ]
 
@@ -224,13 +229,55 @@ def collapse_sentence(model: str, seed: int, record: Any) -> str:
             f"{last:.4f} bits in the last")
 
 
+#: The sweeps of the scenes: (group, model, setting) as :func:`sweep_settings` reads them
+SCENE_SWEEPS = (("beta", "vgg_aib", explorer.BETA), ("anchors", "vgg_aib_qt", explorer.ANCHORS))
+
+
+def sweep_settings(tier: Any, dataset: str = "cluttered_fashion") -> list[dict[str, Any]]:
+    """The tier's β sweep of VGG-aib and K sweep of VGG-aib-qt on ``dataset``, one dict per value
+    (the run of its first seed, selected as the chapters' tables select them,
+    :func:`aibnb.figures.explorer.sweep_points`): its test error and the localisation of its own
+    map that the queue stored beside it (``scores.json``: pointing, relevance mass of the raw map
+    and of the map minus its minimum, IoU, each with its 95 % interval over the scored scenes).
+    Values whose run has no stored localisation are left out."""
+    out = []
+    for group, model, setting in SCENE_SWEEPS:
+        for point in explorer.sweep_points(tier, model, setting, dataset):
+            seed = point.seeds[0]
+            record = point.records[seed]
+            path = record.path / "scores.json"
+            own = ((read_json(path).get("localisation") or {}).get("own") or {}) if path.exists() else {}
+            if "raw" not in own:
+                continue
+            raw, structure = own["raw"], own["structure"]
+            out.append({
+                "group": group, "model": model, "value": point.value,
+                "label": f"{setting.symbol}={point.label}", "seed": seed, "run": record.name,
+                "beta": float(record.config["beta"]), "num_anchors": run_setting(record, "num_anchors"),
+                "device": (record.provenance or {}).get("device"),
+                "test_error": float(record.final["test_error"]), "eval_accuracy": own.get("accuracy"),
+                "num_images": len(own.get("per_image", {}).get("pointing", [])),
+                "pointing": raw["pointing"], "pointing_ci": raw["pointing_ci"],
+                "mass": raw["mass"], "mass_ci": raw["mass_ci"],
+                "mass_structure": structure["mass"], "mass_structure_ci": structure["mass_ci"],
+                "iou": raw["iou"], "iou_ci": raw["iou_ci"], "area": raw["area"],
+            })
+    return out
+
+
 def sweep_localisation_figure(settings: Sequence[Mapping[str, Any]]) -> Figure:
-    """The stored sweep's settings of the scenes against β (VGG-aib) and K (VGG-aib-qt): pointing,
-    relevance mass minus the minimum and IoU with their intervals, the test accuracy dashed."""
+    """A tier's sweeps of the scenes (:func:`sweep_settings`) against β (VGG-aib) and K (VGG-aib-qt):
+    pointing, relevance mass minus the minimum and IoU with their intervals, the test accuracy dashed."""
+    if not settings:
+        raise ValueError("sweep_localisation_figure: no stored sweep of the scenes to draw")
     fig, axes = plt.subplots(1, 2, figsize=(8.6, 2.9), layout="constrained")
     for ax, group in ((axes[0], "beta"), (axes[1], "anchors")):
         chosen = [s for s in settings if s["group"] == group]
-        xs = [float(s["label"].split("=")[1]) for s in chosen]
+        if not chosen:
+            ax.text(0.5, 0.5, "no stored runs", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
+        xs = [float(s["value"]) for s in chosen]
         metrics = (("pointing", "pointing_ci", "C0"), ("mass_structure", "mass_structure_ci", "C2"),
                    ("iou", "iou_ci", "C4"))
         for metric, ci, colour in metrics:

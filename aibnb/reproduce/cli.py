@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "--profile",
             default="lab",
             choices=("lab", "full", "ci"),
-            help="the tier (default lab; ci is a small dry run of the lab plan)",
+            help="the tier (default lab; ci holds the small sweeps of the chapters' ci sections)",
         )
         p.add_argument("--store", default=None, help="default: book/results/<profile>")
     for name in ("plan", "status", "run"):

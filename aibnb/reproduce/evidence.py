@@ -31,6 +31,7 @@ from aibnb.reproduce.claims import consistency_excess, consistency_per_image, po
 from aibnb.reproduce.health import learned, regime
 from aibnb.reproduce.pairing import (
     Paired,
+    default_latent_dim,
     errors,
     gpu_only,
     not_learned,
@@ -54,7 +55,7 @@ GPU_ONLY = "GPU tier only: the WRN family is trained in the full tier, not on a 
 
 @dataclass
 class Tier:
-    """The stored runs of one profile (``lab`` or ``full``)."""
+    """The stored runs of one profile (``lab``, ``full`` or the ``ci`` sweeps)."""
 
     profile: str
     path: Path
@@ -75,19 +76,24 @@ class Tier:
     ) -> dict[int, runs.RunRecord]:
         """``{seed: record}`` of ``model`` on ``dataset`` whose config has every ``settings`` value.
 
-        Without ``beta`` or ``num_anchors``, the model's defaults are meant (the official beta,
-        the default K), so that the runs of the beta and K sweeps are not mixed into Table 1; and
-        without ``train_eval``, the runs of the training-set ladder (which measure their gap) are
-        left out (:meth:`ladder` reads them).
+        Without ``beta``, ``num_anchors`` or ``latent_dim``, the model's defaults are meant (the
+        official beta, the default K, the profile's code size), so that the runs of the sweeps are
+        not mixed into Table 1; and without ``train_eval``, the runs of the training-set ladder
+        (which measure their gap) are left out (:meth:`ladder` reads them).
         """
         found = [r for r in self.records if r.config["model"] == model and r.config["dataset"] == dataset]
         if "beta" not in settings and found:
             settings["beta"] = table1_beta(model)
         default_k = "num_anchors" not in settings
+        default_latent = "latent_dim" not in settings
         settings.setdefault("train_eval", False)
         out: dict[int, runs.RunRecord] = {}
         for r in found:
             if default_k and r.config.get("num_anchors") is not None:
+                continue
+            if default_latent and run_setting(r, "latent_dim") != default_latent_dim(
+                model, r.config.get("profile")
+            ):
                 continue
             if all(run_setting(r, k) == v for k, v in settings.items()):
                 out[int(r.config["seed"])] = r
@@ -115,6 +121,19 @@ class Tier:
             if f.exists():
                 out[seed] = storage.read_json(f)
         return out
+
+    def table2(self, dataset: str = "fashion_mnist") -> dict[str, Any] | None:
+        """The Table 2 of the own maps of the tier's models on ``dataset`` at their default settings
+        (:meth:`select`: no sweep runs), gathered from the scores the queue stored beside each run
+        (:func:`aibnb.interpret.table2_from_scores`: ``taus``, ``conditions``, ``rows``,
+        ``control``), with the runs it holds (``runs``); None when no run has Table 2 scores."""
+        from aibnb.interpret import table2_from_scores  # torch: deferred, the tier itself only reads files
+
+        models = sorted({r.config["model"] for r in self.records if r.config["dataset"] == dataset})
+        scored = [s for m in models for s in self.scores(m, dataset).values() if s.get("table2")]
+        if not scored:
+            return None
+        return {**table2_from_scores(scored, dataset), "runs": [s.get("run") for s in scored]}
 
     # -----------------------------------------------------------------------------------------
     # Deciding families of claims: one mechanism

@@ -8,6 +8,8 @@ errors on a shifted test set, consistency or localisation scores, and decides th
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +19,16 @@ from aibnb import runs
 from aibnb.models import spec
 from aibnb.reproduce.health import LEARNED_MARGIN, chance_error
 
-__all__ = ["Paired", "errors", "gpu_only", "not_learned", "outcomes", "run_setting", "setting_label"]
+__all__ = [
+    "Paired",
+    "default_latent_dim",
+    "errors",
+    "gpu_only",
+    "not_learned",
+    "outcomes",
+    "run_setting",
+    "setting_label",
+]
 
 
 def setting_label(setting: str, value: Any) -> str:
@@ -29,11 +40,30 @@ def outcomes(tier: Any, records: dict[int, runs.RunRecord]) -> dict[int, np.ndar
     return {s: c for s, c in out.items() if c is not None} or None
 
 
+@functools.cache
+def default_latent_dim(model: str, profile: str | None) -> int | None:
+    """The dimension of ``model``'s code when a run leaves ``latent_dim`` unset: the profile's (the
+    ``lab`` tier scales it with the width), else the model's own default; None without a code."""
+    from aibnb.train.profiles import profile as get_profile
+
+    found = spec(model)
+    params = inspect.signature(found.builder).parameters
+    if found.kind not in ("vib", "aib", "aib_qt") or "latent_dim" not in params:  # as the config resolves
+        return None
+    own = get_profile(profile).latent_dim.get(found.family) if profile is not None else None
+    return own if own is not None else params["latent_dim"].default
+
+
 def run_setting(record: runs.RunRecord, key: str) -> Any:
+    """The value of setting ``key`` a run was trained with (``latent_dim`` resolved to its default)."""
     if key == "num_anchors":
         return (record.final or {}).get("num_anchors")
     if key == "train_eval":  # a run whose configuration lacks the field did not measure its gap
         return bool(record.config.get(key, False))
+    if key == "latent_dim":
+        found = record.config.get(key)
+        return found if found is not None else default_latent_dim(record.config["model"],
+                                                                   record.config.get("profile"))
     return record.config.get(key)
 
 

@@ -48,6 +48,21 @@ The WRN family does not fit the CPU budget of the lab tier (a WRN epoch costs ab
 epochs at equal width and its narrow versions train poorly); it belongs to the ``full`` tier.
 
 ``full`` (a GPU, width 1): the priority order of the lent GPU windows (VGG-aib and VGG first).
+
+``ci`` (two epochs on 6,000 images, one thread per run): the sweeps that the chapters' ``ci``
+sections draw, stored as a tier like ``lab`` so that one queue, one storage and one reader serve
+every sweep. It is the sweeps' code path, not evidence: one seed per grid point, and three seeds at
+the official setting only, whose spread is the chapters' yardstick at this profile.
+
+* ``beta``: VGG-aib at beta in {1e-4, 1e-3, 1e-2, 1e-1, 1} on Fashion-MNIST (seeds 0-2 at the
+  official 1e-2; chapter 2) and on the cluttered scenes (chapter 5 scores the maps' localisation);
+* ``k``: VGG-aib-qt at K in {2, 5, 10, 20, 50} on both datasets (seeds 0-2 at the default 20 on
+  Fashion-MNIST; chapters 3 and 5);
+* ``latent``: VGG-aib at the latent dimensions {64, 1024} on Fashion-MNIST (256, the default, is
+  the ``beta`` group's official run; chapter 2, Fig. 4(b)).
+
+The official points are left unset (``beta``, ``num_anchors`` and ``latent_dim`` at their
+defaults), so that they are the very runs a chapter's plain ``fit(model=...)`` trains.
 """
 
 from __future__ import annotations
@@ -56,6 +71,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CI_BETAS",
+    "CI_KS",
+    "CI_LATENTS",
+    "CI_SEEDS",
     "GROUPS",
     "LADDER_IMAGES",
     "LADDER_MODELS",
@@ -72,7 +91,15 @@ OTHER_BASELINES = ("vgg_gap", "vgg_att3", "vgg_att2")
 SWEEP_BETAS = (1e-4, 1e-3, 1e-1, 1.0)
 SWEEP_KS = (2, 5, 10, 50)
 CLUTTERED_MODELS = ("vgg", "vgg_aib", "vgg_aib_qt", "vgg_att3")
-GROUPS = ("table1", "cluttered", "beta", "k", "ladder")
+GROUPS = ("table1", "cluttered", "beta", "k", "latent", "ladder")
+#: The ``ci`` tier's grids: the lab sweeps' values with the official point included, and the latent
+#: dimensions of the paper's Fig. 4(b) (256, the default, is the official run)
+CI_BETAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+CI_KS = (2, 5, 10, 20, 50)
+CI_LATENTS = (64, 1024)
+#: Seeds of the ``ci`` tier's official points (the yardstick of the seed spread at ``ci``)
+CI_SEEDS = 3
+OFFICIAL_BETA, DEFAULT_K = 1e-2, 20
 
 #: The ladder's training-set sizes and its budget in training images per run (12 epochs of
 #: ``table1``'s 10,000 images): the epochs of a cell are the budget divided by its size.
@@ -189,9 +216,18 @@ def _full() -> list[PlannedRun]:
 
 
 def _ci() -> list[PlannedRun]:
-    # the ladder's runs are long by design (96 epochs): its code paths (val_every, train_eval) are
-    # exercised by the unit tests instead
-    return [r for r in _lab() if r.seed == 0 and r.group != "ladder"]
+    def point(group: str, model: str, dataset: str, seed: int, key: str, value: Any, official: Any
+              ) -> PlannedRun:
+        return PlannedRun(group, model, dataset, seed, {} if value == official else {key: value})
+
+    runs = []
+    for dataset in (FM, CLUTTER):
+        runs += [point("beta", "vgg_aib", dataset, 0, "beta", b, OFFICIAL_BETA) for b in CI_BETAS]
+        runs += [point("k", "vgg_aib_qt", dataset, 0, "num_anchors", k, DEFAULT_K) for k in CI_KS]
+    runs += [PlannedRun("latent", "vgg_aib", FM, 0, {"latent_dim": d}) for d in CI_LATENTS]
+    for seed in range(1, CI_SEEDS):  # the seed spread at the official settings
+        runs += [PlannedRun("beta", "vgg_aib", FM, seed), PlannedRun("k", "vgg_aib_qt", FM, seed)]
+    return runs
 
 
 _PLANS = {"lab": _lab, "full": _full, "ci": _ci}
@@ -200,7 +236,7 @@ _PLANS = {"lab": _lab, "full": _full, "ci": _ci}
 def plan(profile: str, groups: tuple[str, ...] | list[str] | None = None) -> list[PlannedRun]:
     """The runs of the tier ``profile`` in priority order (only ``groups`` when given).
 
-    ``ci`` is the ``lab`` plan's first seed at the ``ci`` profile's size: a dry run of the same queue.
+    ``ci`` holds the sweeps the chapters' ``ci`` sections draw (see the module docstring).
     """
     if profile not in _PLANS:
         raise ValueError(f"plan: no stored tier for profile {profile!r}; valid: {', '.join(_PLANS)}")

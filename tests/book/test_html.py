@@ -314,4 +314,4 @@ def test_the_timings_page_lists_the_stored_results_the_chapters_read(built_html:
     text = _soup(built_html / f"{TIMINGS_PAGE}.html").get_text(" ")
     assert "stale run" not in text
     assert "Stored results the chapters read" in text and "`ci`" not in text  # code spans rendered
-    assert "lab" in text and "beta_sweep.json" in text
+    assert "lab" in text and "book/results/ci/runs/" in text

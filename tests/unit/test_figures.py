@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from aibnb.figures import grids, style, sweeps, tables
+from aibnb.figures import grids, style, tables
 
 
 def test_display_names_rename_code_names_and_keep_the_rest() -> None:
@@ -90,21 +90,6 @@ def test_map_grid_draws_images_and_rows_on_one_scale() -> None:
 def test_use_book_style_sets_legible_fonts() -> None:
     style.use_book_style()
     assert plt.rcParams["font.size"] >= 8 and plt.rcParams["xtick.labelsize"] >= 7
-
-
-def test_ci_sweep_figure_and_stored_point() -> None:
-    points = [
-        {"beta": b, "seed": s, "role": "grid", "model_options": {}, "final": {"test_error": 10 + b + s}}
-        for b in (0.01, 0.1)
-        for s in (0, 1)
-    ]
-    summary = [{"beta": b, "test_error_mean": 10.5 + b, "test_error_std": 0.7} for b in (0.01, 0.1)]
-    sweep = {"points": points, "summary": summary}
-    fig = sweeps.ci_sweep_figure(sweep, "beta", [("test_error", "test error (%)")])
-    assert fig.axes[0].get_xscale() == "log"
-    plt.close(fig)
-    assert sweeps.stored_point(sweep, seed=1, beta=0.1)["final"]["test_error"] == pytest.approx(11.1)
-    assert sweeps.stored_point(sweep, seed=2, beta=0.1) is None
 
 
 def test_chapter_one_tables_and_plane() -> None:
@@ -193,6 +178,7 @@ def test_chapter_five_tables() -> None:
     settings = [
         {
             "group": g,
+            "value": v,
             "label": f"x={v}",
             "pointing": 0.3,
             "pointing_ci": 0.1,

@@ -93,6 +93,31 @@ def test_the_ladder_comes_in_waves_of_equal_cost_after_the_stored_groups():
         ladder_overrides(3000)
 
 
+def test_the_ci_tier_plans_the_sweeps_the_chapters_draw_within_its_budget():
+    from aibnb.reproduce.plan import CI_BETAS, CI_KS, CI_LATENTS, CI_SEEDS
+
+    ci = plan("ci")
+    assert {r.group for r in ci} == {"beta", "k", "latent"}
+    assert len({(r.model, r.dataset, r.seed, tuple(sorted(r.overrides.items()))) for r in ci}) == len(ci)
+
+    def grid(group, dataset, key, default):
+        return sorted(r.overrides.get(key, default) for r in ci
+                      if r.group == group and r.dataset == dataset and r.seed == 0)
+
+    for dataset in ("fashion_mnist", "cluttered_fashion"):  # chapters 2 and 3, and chapter 5's scenes
+        assert grid("beta", dataset, "beta", 0.01) == sorted(CI_BETAS)
+        assert grid("k", dataset, "num_anchors", 20) == sorted(CI_KS)
+    assert grid("latent", "fashion_mnist", "latent_dim", 256) == sorted(CI_LATENTS)
+    # the official points are the chapters' own runs (settings left unset), with the seeds of the spread
+    official = [r for r in ci if not r.overrides]
+    assert {(r.model, r.dataset) for r in official if r.seed > 0} == {("vgg_aib", "fashion_mnist"),
+                                                                       ("vgg_aib_qt", "fashion_mnist")}
+    assert sorted({r.seed for r in official if r.dataset == "fashion_mnist"}) == list(range(CI_SEEDS))
+    assert all(r.model in ("vgg_aib", "vgg_aib_qt") and not r.overrides.get("epochs") for r in ci)
+    assert len(ci) <= 30  # about a minute a run on one thread: within about 30 core-minutes
+    assert plan("ci", ["latent"]) == [r for r in ci if r.group == "latent"]
+
+
 def test_a_run_lock_is_exclusive_and_released(tmp_path):
     with queue.run_lock("r1", tmp_path) as first:
         assert first
@@ -344,7 +369,7 @@ def test_two_workers_store_every_run_once_then_find_nothing_left(tmp_path):
         "--profile",
         "ci",
         "--group",
-        "k",
+        "latent",
         "--time-limit",
         "600",
         "--store",
@@ -362,21 +387,21 @@ def test_two_workers_store_every_run_once_then_find_nothing_left(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     logs = "".join(p.read_text() for p in sorted((tmp_path / "logs").glob("*.log")))
     started = [line.split("(")[-1] for line in logs.splitlines() if " start " in line]
-    assert len(started) == 4 and len(set(started)) == 4  # no run trained twice
+    assert len(started) == 2 and len(set(started)) == 2  # no run trained twice
     index = json.loads((store / "index.json").read_text())
-    assert sorted({r["num_anchors"] for r in index["runs"]}) == [2, 5, 10, 50]
+    assert sorted({r["latent_dim"] for r in index["runs"]}) == [64, 1024]
     assert all(r["has_scores"] and r["has_predictions"] for r in index["runs"])
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
     assert "0 runs stored by this worker" in again.stdout
     status = subprocess.run(
-        [*TOOL, "status", "--profile", "ci", "--group", "k", "--store", str(store), *SMALL],
+        [*TOOL, "status", "--profile", "ci", "--group", "latent", "--store", str(store), *SMALL],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=REPO,
         env=env,
     )
-    assert "4 stored of 4 planned" in status.stdout
+    assert "2 stored of 2 planned" in status.stdout
 
 
 def test_stored_lab_runs_keep_their_identity():
@@ -475,13 +500,13 @@ def test_the_queue_trains_scores_stores_and_packs_without_the_book_s_extras(tmp_
     env = {"AIBNB_RUNS": str(tmp_path / "runs"), "AIBNB_DATA": str(REPO / "data"), "PATH": "/usr/bin:/bin",
            "OMP_NUM_THREADS": "1"}
     store = tmp_path / "store"
-    args = ["run", "--profile", "ci", "--group", "k", "--time-limit", "600", "--store", str(store),
+    args = ["run", "--profile", "ci", "--group", "latent", "--time-limit", "600", "--store", str(store),
             "--out", str(tmp_path / "out"), *SMALL]  # fmt: skip
     done = _queue_without_book_extras(args, env=env, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 runs stored by this worker" in done.stdout
+    assert "2 runs stored by this worker" in done.stdout
     index = json.loads((store / "index.json").read_text())
-    assert len(index["runs"]) == 4 and all(r["has_scores"] for r in index["runs"])
+    assert len(index["runs"]) == 2 and all(r["has_scores"] for r in index["runs"])
     assert (store / "claims_table1.json").exists() and (tmp_path / "out" / "results.tar.gz").exists()
 
 

@@ -196,7 +196,7 @@ def test_summarize_gives_the_sample_std_and_counts():
 
 
 def test_summarize_is_numpys_mean_and_sample_std_to_the_bit():
-    """The stored sweeps' summaries were computed with numpy: the one summary must give the same bits."""
+    """Summaries computed with numpy elsewhere: the one summary must give the same bits."""
     values = [20.009999999999998, 21.01, 23.300000000000004]
     s = stats.summarize(iter(values))
     assert s.mean == float(np.mean(values)) and s.std == float(np.std(values, ddof=1))

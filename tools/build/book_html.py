@@ -97,10 +97,10 @@ def _short_commit(commit: Any) -> str:
 
 
 def stored_results(root: Path = ROOT) -> list[dict[str, str]]:
-    """What the chapters read besides their own live runs: the stored ``lab`` and ``full`` tiers
-    (run count, dates, commits, devices) and each stored ``ci`` result, with its provenance."""
+    """What the chapters read besides their own live runs: the stored ``lab``, ``full`` and ``ci``
+    tiers (run count, dates, commits, devices)."""
     rows = []
-    for tier in ("lab", "full"):
+    for tier in ("lab", "full", "ci"):
         provs = []
         for path in sorted((root / "book" / "results" / tier / "runs").glob("*/provenance.json")):
             try:
@@ -117,18 +117,6 @@ def stored_results(root: Path = ROOT) -> list[dict[str, str]]:
             "made": f"{dates[0]} to {dates[-1]}" if dates else "unknown",
             "commit": f"{len(commits)} commits" if len(commits) > 1 else commits[0],
             "device": "; ".join(devices),
-        })
-    for path in sorted((root / "book" / "results" / "ci").glob("*.json")):
-        try:
-            prov = json.loads(path.read_text(encoding="utf-8")).get("provenance") or {}
-        except (OSError, ValueError):
-            continue
-        devices = prov.get("device", "unknown")
-        rows.append({
-            "result": f"`ci` sweep `book/results/ci/{path.name}`",
-            "made": str(prov.get("created", "unknown"))[:10],
-            "commit": _short_commit(prov.get("commit")),
-            "device": devices if isinstance(devices, str) else "; ".join(devices),
         })
     return rows
 
@@ -173,8 +161,8 @@ def timings_page(found: list[Chapter], records: dict[str, dict[str, Any]],
             "\n## Stored results the chapters read\n\n"
             "Besides the runs a chapter trains while it executes, the chapters read results stored "
             "earlier, by other commits and on other machines: the `lab` tier (the evidence the "
-            "chapters lead with) and the small `ci` sweeps (which only demonstrate the sweeps' code "
-            "path). Each run and each sweep carries its provenance; a chapter that compares a live "
+            "chapters lead with) and the small `ci` tier of sweeps (which only demonstrates the sweeps' "
+            "code path). Each run carries its provenance; a chapter that compares a live "
             "run with a stored one asserts agreement only when both ran on the same kind of CPU.\n\n"
             "| stored result | made (UTC) | commit | device |\n|---|---|---|---|\n"
             + "\n".join(f"| {_cell(r['result'])} | {_cell(r['made'])} | {_cell(r['commit'])} | "
