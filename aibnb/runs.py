@@ -15,12 +15,8 @@ How big a run is (its *profile*: ``ci``, ``lab``, ``full``) is the training side
 lives in :mod:`aibnb.train.profiles`.
 
 A *stored result* (``book/results/<profile>/...``) is a small JSON file with a provenance stamp
-(:func:`aibnb.provenance.provenance`; :func:`save_result`, :func:`load_result`). A result with
-arrays (the stored sweeps' maps and images) keeps them in one ``.npz`` beside its JSON, which names
-the file and holds the arrays' content digest (``"arrays"``, ``"arrays_sha256"``):
-:func:`save_result_with_arrays` writes the pair (and leaves it untouched when nothing changed),
-:func:`load_result_with_arrays` reads it back and refuses arrays that are not the ones the JSON was
-written with. This is the book's one format for stored maps.
+(:func:`aibnb.provenance.provenance`; :func:`save_result`, :func:`load_result`). Stored maps live in
+the run records of a stored tier (``attention.npz``), written by the queue.
 """
 
 from __future__ import annotations
@@ -34,14 +30,12 @@ from typing import Any
 
 from aibnb.storage import (
     DamagedFileError,
-    arrays_digest,
     json_safe,
     read_json,
     read_json_object,
     read_jsonl,
     read_npz,
     write_json,
-    write_npz,
 )
 
 __all__ = [
@@ -50,11 +44,9 @@ __all__ = [
     "RunRecord",
     "config_hash",
     "load_result",
-    "load_result_with_arrays",
     "results_dir",
     "runs_root",
     "save_result",
-    "save_result_with_arrays",
 ]
 
 
@@ -170,47 +162,3 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """A stored result, or ``None`` when there is none (the book then says so plainly)."""
     path = Path(path)
     return read_json(path) if path.exists() else None
-
-
-def save_result_with_arrays(
-    path: str | os.PathLike[str], data: dict[str, Any], arrays: dict[str, Any], *, stamp: dict[str, Any]
-) -> bool:
-    """Store ``data`` as the JSON ``path`` (with ``stamp``) and ``arrays`` in the ``.npz`` beside it.
-
-    The JSON gets ``"arrays"`` (the ``.npz`` file name) and ``"arrays_sha256"``
-    (:func:`~aibnb.storage.arrays_digest`). Returns ``False`` and leaves both files untouched when
-    they already hold the same data and arrays (so recomputing a result from cached runs changes
-    nothing, not even the date of its stamp).
-    """
-    path = Path(path)
-    npz_path = path.with_suffix(".npz")
-    digest = arrays_digest(arrays)
-    payload = {**data, "arrays": npz_path.name, "arrays_sha256": digest}
-    payload = json.loads(json.dumps(json_safe(payload)))  # as it reads back: lists, null for NaN
-    old = load_result(path)
-    if old is not None and npz_path.exists():
-        same_data = {k: v for k, v in old.items() if k != "provenance"} == payload
-        if same_data and arrays_digest(read_npz(npz_path)) == digest:
-            return False
-    write_npz(npz_path, {k: arrays[k] for k in sorted(arrays)})
-    save_result(path, payload, stamp=stamp)
-    return True
-
-
-def load_result_with_arrays(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """A result stored by :func:`save_result_with_arrays` and its arrays, or ``None`` when absent.
-
-    The arrays must be the ones the JSON was written with (same digest), else a clear error.
-    """
-    path = Path(path)
-    data = load_result(path)
-    if data is None:
-        return None
-    npz_path = path.with_name(data["arrays"])
-    arrays = read_npz(npz_path)
-    if arrays_digest(arrays) != data["arrays_sha256"]:
-        raise ValueError(
-            f"{npz_path} does not match {path.name} (sha256 differs): the arrays changed after the JSON "
-            "was written; recompute the result"
-        )
-    return data, arrays

@@ -8,8 +8,7 @@ and :func:`read_jsonl` name the file when it is damaged (:class:`DamagedFileErro
 
 Arrays (attention maps, images, predictions) are stored as compressed ``.npz`` files
 (:func:`write_npz`, :func:`read_npz`); :func:`arrays_digest` is a hash of their content (names,
-dtypes, shapes, bytes) that does not depend on the zip's metadata, so a JSON file that names an
-``.npz`` can also say which arrays it belongs with (:func:`aibnb.runs.save_result_with_arrays`).
+dtypes, shapes, bytes) that does not depend on the zip's metadata.
 """
 
 from __future__ import annotations

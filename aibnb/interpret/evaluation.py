@@ -11,13 +11,11 @@
 * Stored results: ``book/results/<profile>/table2_<dataset>.json`` holds ``{"provenance": ...,
   "dataset", "profile", "taus", "conditions": [Condition.to_dict()...], "rows": [...]}`` with the
   rows of :func:`table2_rows` (keys ``model, seed, condition, tau, score, ci_low, ci_high,
-  num_attention_consistent, num_consistent, num_total, normalize, attention``);
-  :func:`save_table2` and :func:`load_table2` write and read it (and check it).
+  num_attention_consistent, num_consistent, num_total, normalize, attention``, :data:`TABLE2_KEYS`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -33,7 +31,6 @@ from aibnb.interpret.consistency import (
     consistency_from_explanations,
     explain,
 )
-from aibnb.interpret.localise import LocalisationResult, localisation_scores, subtract_minimum
 from aibnb.interpret.modify import FILLS, frequency_filter, occlude
 from aibnb.train.profiles import profile as profile_of
 
@@ -42,10 +39,7 @@ __all__ = [
     "Condition",
     "EvalData",
     "load_eval_data",
-    "load_table2",
-    "localise_model",
     "patch_source",
-    "save_table2",
     "table2_conditions",
     "table2_outcomes",
     "table2_rows",
@@ -245,71 +239,3 @@ def table2_rows(model: nn.Module, data: EvalData, conditions: Sequence[Condition
     """Score ``model`` on ``data`` under every condition; rows as in :meth:`ConsistencyResult.as_rows`
     (the keyword ``options`` of :func:`table2_outcomes`, whose rows these are)."""
     return table2_outcomes(model, data, conditions, **options)[0]
-
-
-def localise_model(
-    model: nn.Module,
-    data: EvalData,
-    *,
-    attention: str | Explainer = "mean",
-    threshold: str | float = "mask_area",
-    subtract_min: bool = False,
-    seed: int = 0,
-    num_samples: int | None = None,
-    batch_size: int = 256,
-) -> tuple[Explanation, LocalisationResult]:
-    """Explain ``model`` on the cluttered scenes of ``data`` and score the maps against the masks.
-
-    Maps are upsampled to the image size with the explanation's own mode (nearest for quantised
-    maps, bilinear otherwise). ``subtract_min=True`` scores ``map - min(map)`` instead of the raw
-    map: a sigmoid map that sits at 0.8 everywhere puts most of its raw mass on the background
-    whatever its shape, so the raw relevance mass of such maps is close to the area fraction.
-    """
-    if data.masks is None:
-        raise ValueError(f"data ({data.name}) has no object masks; use a cluttered dataset")
-    exp = explain(model, data.images, mean=data.mean, std=data.std, attention=attention,
-                  batch_size=batch_size, num_samples=num_samples, seed=seed)
-    maps = subtract_minimum(exp.maps) if subtract_min else exp.maps
-    return exp, localisation_scores(maps, data.masks, mode=exp.upsample_mode, threshold=threshold)
-
-
-def save_table2(
-    path: str | os.PathLike[str],
-    rows: Sequence[dict[str, Any]],
-    *,
-    dataset: str,
-    profile: str,
-    conditions: Sequence[Condition],
-    taus: Sequence[float],
-    stamp: dict[str, Any],
-) -> None:
-    """Store Table 2 rows in the format described in the module docstring (with provenance)."""
-    from aibnb import runs
-
-    for row in rows:
-        missing = [k for k in TABLE2_KEYS if k not in row]
-        if missing:
-            raise ValueError(f"a Table 2 row lacks {', '.join(missing)}: {row}")
-    runs.save_result(
-        path,
-        {"dataset": dataset, "profile": profile, "taus": list(taus),
-         "conditions": [c.to_dict() for c in conditions], "rows": list(rows)},
-        stamp=stamp,
-    )
-
-
-def load_table2(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """Read a stored Table 2 (``None`` when the file is absent); a clear error if it is malformed."""
-    from aibnb import runs
-
-    stored = runs.load_result(path)
-    if stored is None:
-        return None
-    for key in ("provenance", "dataset", "profile", "taus", "conditions", "rows"):
-        if key not in stored:
-            raise ValueError(f"{path}: not a stored Table 2 (no {key!r}); see aibnb.interpret.evaluation")
-    for row in stored["rows"]:
-        missing = [k for k in TABLE2_KEYS if k not in row]
-        if missing:
-            raise ValueError(f"{path}: a row lacks {', '.join(missing)}")
-    return stored

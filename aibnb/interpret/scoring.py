@@ -189,8 +189,8 @@ def table2_from_scores(scores: Sequence[dict[str, Any]], dataset: str, *, map: s
     """Gather the Table 2 parts of :func:`score_record` results for ``dataset`` into one table.
 
     ``map=None``: the models' own maps; ``map="gradcam"`` / ``"bottleneck"`` / ``"cam"``: that
-    post-hoc map. Returns ``{"taus", "conditions", "rows", "control"}`` (what
-    :func:`~aibnb.interpret.evaluation.save_table2` stores, plus the control rows); a clear error
+    post-hoc map. Returns ``{"taus", "conditions", "rows", "control"}`` (the rows of
+    :func:`~aibnb.interpret.evaluation.table2_rows`, plus the control rows); a clear error
     when the runs used different conditions or thresholds.
     """
     if map is None:

@@ -468,7 +468,7 @@ def test_grad_cam_shapes_on_the_book_models(tiny_models) -> None:
 # --- the Table 2 protocol and its stored format --------------------------------------------------
 
 
-def test_table2_conditions_and_rows(tiny_models, tmp_path) -> None:
+def test_table2_conditions_and_rows(tiny_models) -> None:
     conds = interpret.table2_conditions()
     names = [c.name for c in conds]
     assert names[:4] == ["colour r=0.125", "colour r=0.25", "colour r=0.375", "colour r=0.5"]
@@ -489,15 +489,6 @@ def test_table2_conditions_and_rows(tiny_models, tmp_path) -> None:
         assert int((levels >= (1 if row["tau"] == 0.85 else 2)).sum()) == row["num_attention_consistent"]
     rows = [r for r in rows if r["tau"] == 0.9]
     assert all(set(interpret.TABLE2_KEYS) <= set(r) for r in rows)
-    path = tmp_path / "table2_toy.json"
-    assert interpret.load_table2(path) is None
-    stamp = {"profile": "ci", "seed": 0}
-    interpret.save_table2(path, rows, dataset="toy", profile="ci", conditions=conds, taus=(0.9,), stamp=stamp)
-    stored = interpret.load_table2(path)
-    assert stored["provenance"] == stamp and len(stored["rows"]) == 4
-    with pytest.raises(ValueError, match="lacks"):
-        interpret.save_table2(path, [{"model": "x"}], dataset="toy", profile="ci", conditions=conds,
-                              taus=(0.9,), stamp=stamp)
 
 
 def test_load_eval_data_is_the_engines_test_subset_in_pixel_space(monkeypatch) -> None:
