@@ -39,7 +39,7 @@ from aibnb import viz
 from aibnb.figures.grids import class_names, map_grid
 from aibnb.figures.style import ATTENTION_RANGE, LTPA_RANGE
 from aibnb.figures.tables import book_table, display_name, interval_text, mean_sd_text
-from aibnb.reproduce.pairing import run_setting
+from aibnb.reproduce.pairing import map_scores, run_setting, stored_scores
 
 __all__ = [
     "ANCHORS",
@@ -175,14 +175,7 @@ def localisation_value(metric: str, map_name: str = "own") -> Callable[[Any], fl
     the map minus its minimum), as :meth:`aibnb.reproduce.evidence.Tier.localisation` reads them."""
 
     def value(record: Any) -> float | None:
-        from aibnb.storage import read_json
-
-        path = record.path / "scores.json"
-        if not path.exists():
-            return None
-        scores = read_json(path)
-        part = (scores.get("localisation") if map_name == "own" else scores.get("posthoc")) or {}
-        found = (part.get(map_name) or {}).get("per_image", {}).get(metric)
+        found = map_scores(stored_scores(record), map_name).get("per_image", {}).get(metric)
         return None if found is None else 100.0 * float(np.nanmean(np.asarray(found, dtype=float)))
 
     value.__name__ = f"localisation_{map_name}_{metric}"

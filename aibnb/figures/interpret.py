@@ -26,8 +26,7 @@ from aibnb import viz
 from aibnb.figures import explorer
 from aibnb.figures.style import ATTENTION_RANGE, LTPA_RANGE
 from aibnb.figures.tables import display_name
-from aibnb.reproduce.pairing import run_setting
-from aibnb.storage import read_json
+from aibnb.reproduce.pairing import map_scores, run_setting, stored_scores
 
 __all__ = [
     "collapse_sentence",
@@ -245,8 +244,7 @@ def sweep_settings(tier: Any, dataset: str = "cluttered_fashion") -> list[dict[s
         for point in explorer.sweep_points(tier, model, setting, dataset):
             seed = point.seeds[0]
             record = point.records[seed]
-            path = record.path / "scores.json"
-            own = ((read_json(path).get("localisation") or {}).get("own") or {}) if path.exists() else {}
+            own = map_scores(stored_scores(record))
             if "raw" not in own:
                 continue
             raw, structure = own["raw"], own["structure"]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aibnb import runs, storage
+from aibnb import runs
 from aibnb.reproduce import stats
 from aibnb.reproduce.claims import consistency_excess, consistency_per_image, posthoc_conditions
 from aibnb.reproduce.health import learned, regime
@@ -34,10 +34,12 @@ from aibnb.reproduce.pairing import (
     default_latent_dim,
     errors,
     gpu_only,
+    map_scores,
     not_learned,
     outcomes,
     run_setting,
     setting_label,
+    stored_scores,
 )
 from aibnb.reproduce.paper import table1_beta
 from aibnb.reproduce.pooled import decide_pooled, pooled_contrasts
@@ -117,9 +119,9 @@ class Tier:
         """``{seed: scores.json}`` of the selected runs that have chapter 5's scores."""
         out = {}
         for seed, r in self.select(model, dataset, **settings).items():
-            f = r.path / "scores.json"
-            if f.exists():
-                out[seed] = storage.read_json(f)
+            found = stored_scores(r)
+            if found is not None:
+                out[seed] = found
         return out
 
     def table2(self, dataset: str = "fashion_mnist") -> dict[str, Any] | None:
@@ -385,9 +387,8 @@ class Tier:
         for seed, sc in self.scores(model, dataset).items():
             if seed in skip:
                 continue
-            parts = sc.get("localisation") if name == "own" else sc.get("posthoc")
-            part = (parts or {}).get(name)
-            if part and "per_image" in part:
+            part = map_scores(sc, name)
+            if "per_image" in part:
                 out[seed] = np.asarray(part["per_image"][metric], dtype=float)
         return out
 

@@ -15,19 +15,22 @@ from typing import Any
 
 import numpy as np
 
-from aibnb import runs
+from aibnb import runs, storage
 from aibnb.models import spec
 from aibnb.reproduce.health import LEARNED_MARGIN, chance_error
+from aibnb.train.config import TrainConfig, resolve
 
 __all__ = [
     "Paired",
     "default_latent_dim",
     "errors",
     "gpu_only",
+    "map_scores",
     "not_learned",
     "outcomes",
     "run_setting",
     "setting_label",
+    "stored_scores",
 ]
 
 
@@ -42,16 +45,14 @@ def outcomes(tier: Any, records: dict[int, runs.RunRecord]) -> dict[int, np.ndar
 
 @functools.cache
 def default_latent_dim(model: str, profile: str | None) -> int | None:
-    """The dimension of ``model``'s code when a run leaves ``latent_dim`` unset: the profile's (the
-    ``lab`` tier scales it with the width), else the model's own default; None without a code."""
-    from aibnb.train.profiles import profile as get_profile
-
-    found = spec(model)
-    params = inspect.signature(found.builder).parameters
-    if found.kind not in ("vib", "aib", "aib_qt") or "latent_dim" not in params:  # as the config resolves
+    """The dimension of ``model``'s code when a run leaves ``latent_dim`` unset: what the configuration
+    resolves to at ``profile`` (:func:`aibnb.train.config.resolve`; the ``lab`` tier scales it with the
+    width), else the model builder's own default; None for a model without a code."""
+    params = inspect.signature(spec(model).builder).parameters
+    if "latent_dim" not in params:
         return None
-    own = get_profile(profile).latent_dim.get(found.family) if profile is not None else None
-    return own if own is not None else params["latent_dim"].default
+    resolved = resolve(TrainConfig(model=model, profile=profile)).latent_dim if profile is not None else None
+    return resolved if resolved is not None else params["latent_dim"].default
 
 
 def run_setting(record: runs.RunRecord, key: str) -> Any:
@@ -65,6 +66,19 @@ def run_setting(record: runs.RunRecord, key: str) -> Any:
         return found if found is not None else default_latent_dim(record.config["model"],
                                                                    record.config.get("profile"))
     return record.config.get(key)
+
+
+def stored_scores(record: runs.RunRecord) -> dict[str, Any] | None:
+    """What the queue measured beside a run (its ``scores.json``), or None when it has none."""
+    path = record.path / "scores.json"
+    return storage.read_json(path) if path.exists() else None
+
+
+def map_scores(scores: dict[str, Any] | None, map_name: str = "own") -> dict[str, Any]:
+    """The scores of one map in a run's ``scores.json``: its own map's localisation (``"own"``) or
+    a post-hoc map's (``"gradcam"``, ``"bottleneck"``, ``"cam"``); empty when it was not scored."""
+    part = (scores or {}).get("localisation" if map_name == "own" else "posthoc") or {}
+    return part.get(map_name) or {}
 
 
 @dataclass
