@@ -118,6 +118,17 @@ def test_the_ci_tier_plans_the_sweeps_the_chapters_draw_within_its_budget():
     assert plan("ci", ["latent"]) == [r for r in ci if r.group == "latent"]
 
 
+def test_the_ci_plans_official_points_are_the_models_defaults():
+    # a ci point at the official value is planned without the setting, so it must be the default
+    from aibnb.models import build_model
+    from aibnb.reproduce.paper import table1_beta
+    from aibnb.reproduce.plan import DEFAULT_K, OFFICIAL_BETA
+
+    assert OFFICIAL_BETA == table1_beta("vgg_aib") == table1_beta("vgg_aib_qt")
+    model = build_model("vgg_aib_qt", 10, width=1 / 16, in_channels=1)  # Fashion-MNIST's 10 classes
+    assert model.attention.quantizer.anchors.numel() == DEFAULT_K
+
+
 def test_a_run_lock_is_exclusive_and_released(tmp_path):
     with queue.run_lock("r1", tmp_path) as first:
         assert first
