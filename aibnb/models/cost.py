@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from aibnb.models.registry import build_model
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -78,8 +80,6 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...], *, num_samples: i
 
 def meta_model(name: str, num_classes: int, in_channels: int, image_size: int, width: float) -> nn.Module:
     """The registry model ``name`` built on the ``meta`` device: its shapes, without memory or time."""
-    from aibnb.models import build_model
-
     with torch.device("meta"):
         return build_model(name, num_classes, width=width, in_channels=in_channels, image_size=image_size)
 
