@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from aibnb.models import spec
-from aibnb.reproduce import queue
+from aibnb.reproduce import archive, queue, stored_tier
 from aibnb.reproduce.plan import GROUPS
 from aibnb.train.cli import parse_option
 
@@ -142,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             out=Path(args.out) if args.out else None,
             log=lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True),
         )
-    except (queue.TierMismatchError, ValueError) as err:  # a full-profile run on a CPU among them
+    except (stored_tier.TierMismatchError, ValueError) as err:  # a full-profile run on a CPU among them
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"{stored} runs stored by this worker")
@@ -171,16 +171,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Store the runs of an archive (when given) and rewrite the tier's index and claims."""
     store = _store(args)
     # a damaged archive or run file (named in the message), or runs of another tier identity
-    refused = (ValueError, OSError, EOFError, tarfile.TarError, queue.TierMismatchError)
+    refused = (ValueError, OSError, EOFError, tarfile.TarError, stored_tier.TierMismatchError)
     if args.archive:
         try:
-            names = queue.unpack(Path(args.archive), store, args.profile)
+            names = archive.unpack(Path(args.archive), store, args.profile)
         except refused as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
         print(f"stored {len(names)} run records in {store / 'runs'}")
     try:
-        index = queue.build_index(store, args.profile)
+        index = stored_tier.build_index(store, args.profile)
     except refused as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -198,4 +198,4 @@ def _extra(args: argparse.Namespace) -> dict:
 
 
 def _store(args: argparse.Namespace) -> Path:
-    return queue.store_dir(args.profile, args.store)
+    return stored_tier.store_dir(args.profile, args.store)

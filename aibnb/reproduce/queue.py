@@ -1,10 +1,9 @@
 """The resumable queue that trains a stored evidence tier and stores its run records.
 
-A tier (``lab`` on a CPU, ``full`` on a GPU) is a list of planned runs (:mod:`aibnb.reproduce.plan`)
-trained once and stored under ``book/results/<profile>/runs/<run>/`` as small files: the config,
-the metrics per epoch, the final numbers, the per-image test predictions, a few attention maps,
-chapter 5's scores and the provenance; never the checkpoints, which stay in the run cache
-(``$AIBNB_RUNS``) so that an interrupted run resumes there.
+A tier (``ci`` and ``lab`` on a CPU, ``full`` on a GPU) is a list of planned runs
+(:mod:`aibnb.reproduce.plan`) trained once and stored as small run records
+(:mod:`aibnb.reproduce.stored_tier`); the checkpoints stay in the run cache (``$AIBNB_RUNS``) so that
+an interrupted run resumes there.
 
 The queue is meant to advance in the background over several working sessions:
 
@@ -19,263 +18,52 @@ The queue is meant to advance in the background over several working sessions:
   its last checkpoint the next time;
 * **one tier, one training code**: a stored tier holds runs of one
   :data:`~aibnb.train.engine.TRAINING_CODE_VERSION` and one CPU thread count, and the queue refuses
-  to add a run that differs (:class:`TierMismatchError`);
+  to add a run that differs (:class:`~aibnb.reproduce.stored_tier.TierMismatchError`);
 * every finished run is **exported** at once (written into a temporary folder, then renamed), and
   ``index.json`` lists the stored runs (one :func:`~aibnb.reproduce.run_rows.run_row` each).
 
 On a GPU machine, ``--out DIR`` also packs every stored run of the tier into ``DIR/results.tar.gz``
-after each run (what comes back from a lent machine), and :func:`unpack` brings such an archive
-home, after checking that every run in it reads cleanly and has the tier's identity.
+after each run (what comes back from a lent machine; :mod:`aibnb.reproduce.archive` brings it home).
 ``python -m aibnb queue`` is the command line (:mod:`aibnb.reproduce.cli`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aibnb import runs, storage
-from aibnb.locks import file_lock, is_locked, run_lock
+from aibnb.locks import is_locked, run_lock
 from aibnb.models import spec
-from aibnb.provenance import provenance
-from aibnb.reproduce.claims import TABLE1_CLAIMS
-from aibnb.reproduce.evidence import Tier
+from aibnb.reproduce.archive import pack
 from aibnb.reproduce.plan import PlannedRun, plan
-from aibnb.reproduce.run_rows import run_row
 from aibnb.reproduce.run_scores import rescore_run, score_run
+from aibnb.reproduce.stored_tier import (
+    build_index,
+    check_tier,
+    current_identity,
+    export_run,
+    is_stored,
+    tier_identity,
+)
 from aibnb.train import fit
 from aibnb.train.config import TrainConfig
-from aibnb.train.engine import TRAINING_CODE_VERSION, run_dir_for
+from aibnb.train.engine import run_dir_for
 from aibnb.train.machine import prepare
 from aibnb.train.profiles import profile as get_profile
 
-__all__ = [
-    "KEEP",
-    "TierMismatchError",
-    "build_index",
-    "check_archive",
-    "expected_identity",
-    "export_run",
-    "pack",
-    "planned_status",
-    "store_dir",
-    "unpack",
-    "work",
-]
+__all__ = ["EST_EPOCH_S", "RunState", "planned_status", "spawn_workers", "work"]
 
-KEEP = ("config.json", "metrics.jsonl", "final.json", "provenance.json", "attention.npz", "predictions.npz",
-        "scores.json")  # fmt: skip
 # rough seconds per epoch, to decide whether the next run can finish before a deadline (the queue
-# measures the real times as it goes): a width-1 epoch on an H100 and a lab epoch on one CPU thread
-EST_EPOCH_S = {"full": {"vgg": 11.0, "wrn": 34.0}, "lab": {"vgg": 40.0}, "ci": {"vgg": 5.0}}
-
-
-class TierMismatchError(RuntimeError):
-    """A run that would mix training-code versions or thread counts inside one stored tier."""
-
-
-def store_dir(profile: str, base: str | os.PathLike[str] | None = None) -> Path:
-    """Where the tier ``profile`` is stored: ``book/results/<profile>`` (or ``base``)."""
-    return Path(base) if base is not None else runs.results_dir(profile)
-
-
-def stored_runs(store: Path) -> list[Path]:
-    """The stored run folders of a tier (those with a ``final.json``), sorted by name."""
-    return [f.parent for f in sorted((store / "runs").glob("*/final.json"))]
-
-
-def is_stored(store: Path, name: str) -> bool:
-    """Whether the run ``name`` is stored in the tier ``store`` (its ``final.json`` is there)."""
-    return (store / "runs" / name / "final.json").exists()
-
-
-# ---------------------------------------------------------------------------------------------
-# The tier's identity
-
-
-def tier_identity(record: runs.RunRecord) -> tuple[Any, Any]:
-    """(training-code version, CPU thread count) of a run: what one tier never mixes."""
-    return (record.provenance or {}).get("training_code"), record.config.get("num_threads")
-
-
-def check_tier(store: Path, identity: tuple[Any, Any], what: str) -> None:
-    """Refuse ``what`` when the stored tier holds runs of another identity."""
-    for run_dir in stored_runs(store):
-        stored = tier_identity(runs.RunRecord.load(run_dir))
-        if stored != identity:
-            raise TierMismatchError(
-                f"{store} holds runs of training code version {stored[0]} with {stored[1]} CPU "
-                f"thread(s) (e.g. {run_dir.name}); {what} has version {identity[0]} with "
-                f"{identity[1]} thread(s). One tier holds one version and one thread count: re-run "
-                "the tier, or restore the training code it was made with."
-            )
-
-
-def expected_identity(profile: str) -> tuple[Any, Any]:
-    """The identity every run of a ``profile`` tier made by this code has, wherever it was made:
-    this code's version and the profile's fixed thread count (``None`` for the GPU tier, whose
-    runs record no CPU thread count)."""
-    return TRAINING_CODE_VERSION, get_profile(profile).num_threads
-
-
-def current_identity(profile: str, extra: dict[str, Any] | None = None) -> tuple[Any, Any]:
-    """The identity a run of ``profile`` made now by this code would have."""
-    cfg, _ = prepare(model="vgg", profile=profile, **(extra or {}))
-    return TRAINING_CODE_VERSION, cfg.num_threads
-
-
-# ---------------------------------------------------------------------------------------------
-# Export and index
-
-
-def export_run(run_dir: Path, store: Path) -> Path:
-    """Copy a finished run's small files into ``store/runs/<name>/`` (never its checkpoints).
-
-    Written into a temporary folder and renamed, so the store never holds half a run; a run that
-    is stored already is left as it is (stored results are never overwritten).
-    """
-    target = store / "runs" / run_dir.name
-    if (target / "final.json").exists():
-        return target
-    if not (run_dir / "final.json").exists():
-        raise ValueError(f"{run_dir} has not finished (no final.json); nothing to export")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{run_dir.name}."))
-    try:
-        for name in KEEP:
-            if (run_dir / name).exists():
-                shutil.copy2(run_dir / name, tmp / name)
-        tmp.chmod(0o755)
-        if target.exists():  # an incomplete folder from an older export: keep it aside, never delete
-            target.rename(target.with_name(f"{target.name}.incomplete-{int(time.time())}"))
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
-def build_index(store: Path, profile: str) -> dict[str, Any]:
-    """Rewrite ``store/index.json`` from the stored runs (under a lock: workers share it)."""
-    with _store_lock(store):
-        index = {
-            "profile": profile,
-            "description": get_profile(profile).description,
-            "runs": [run_row(runs.RunRecord.load(d)) for d in stored_runs(store)],
-        }
-        storage.write_json(store / "index.json", index)
-        write_claims(store, profile)
-    return index
-
-
-def write_claims(store: Path, profile: str) -> Path:
-    """``store/claims_table1.json``: Table 1's claims decided on the stored runs, with provenance.
-
-    Rewritten with the index after every stored run, so the verdicts on disk always match the runs.
-    """
-    tier = Tier.load(profile, store)
-    results = tier.claims(TABLE1_CLAIMS)
-    path = store / "claims_table1.json"
-    runs.save_result(
-        path,
-        {
-            "dataset": "fashion_mnist",
-            "runs": sorted(r.name for r in tier.records),
-            "claims": [r.to_dict() for r in results],
-        },
-        stamp=provenance(profile=profile, seed=None, device="cpu"),
-    )
-    return path
-
-
-@contextlib.contextmanager
-def _store_lock(store: Path) -> Iterator[None]:
-    with file_lock(store / ".index.lock", wait=True):
-        yield
-
-
-def pack(store: Path, archive: Path) -> int:
-    """Every stored run of ``store`` as one ``.tar.gz`` (written atomically); returns the count."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    dirs = stored_runs(store)
-
-    def write(tmp: Path) -> None:
-        with tarfile.open(tmp, "w:gz") as tar:
-            for run_dir in dirs:
-                for name in KEEP:
-                    if (run_dir / name).exists():
-                        tar.add(run_dir / name, arcname=f"{run_dir.name}/{name}")
-
-    storage.write_atomic(archive, write)
-    return len(dirs)
-
-
-def unpack(archive: Path, store: Path, profile: str | None = None) -> list[str]:
-    """Store the run records of an archive made by :func:`pack` (e.g. on a GPU machine).
-
-    Every run of the archive is checked before anything is stored: its files are read as a run
-    record is (a damaged one is a :class:`~aibnb.storage.DamagedFileError` naming it), it must be
-    of the tier's ``profile`` (default: the one profile of the archive's runs) and have the
-    tier's identity (:func:`expected_identity`, and the stored runs' own: :func:`check_tier`);
-    else :class:`TierMismatchError` names the run and nothing is stored.
-    """
-    with tarfile.open(archive, "r:gz") as tar:
-        members = tar.getmembers()
-        for member in members:
-            parts = Path(member.name).parts
-            if len(parts) != 2 or parts[1] not in KEEP or not member.isfile() or parts[0] in ("..", "."):
-                raise ValueError(f"{archive}: unexpected member {member.name!r} (not a run record file)")
-        with tempfile.TemporaryDirectory() as tmp:
-            for member in members:
-                parts = Path(member.name).parts
-                (Path(tmp) / parts[0]).mkdir(exist_ok=True)
-                (Path(tmp) / parts[0] / parts[1]).write_bytes(tar.extractfile(member).read())
-            names = sorted(d.name for d in Path(tmp).iterdir() if (d / "final.json").exists())
-            check_archive([Path(tmp) / name for name in names], store, profile, str(archive))
-            for name in names:
-                export_run(Path(tmp) / name, store)
-    return names
-
-
-def check_archive(run_dirs: Sequence[Path], store: Path, profile: str | None, what: str) -> None:
-    """Refuse runs that would not belong to the tier in ``store`` (see :func:`unpack`)."""
-    records = [runs.RunRecord.load(d) for d in run_dirs]  # content checked: a damaged file is named
-    for d in run_dirs:
-        for name in ("attention.npz", "predictions.npz"):
-            if (d / name).exists():
-                storage.read_npz(d / name)
-    found = {r.config.get("profile") for r in records}
-    if profile is None and len(found) > 1:
-        raise TierMismatchError(f"{what} holds runs of several profiles ({sorted(map(str, found))})")
-    profile = profile if profile is not None else (found.pop() if found else None)
-    if profile is None:
-        return
-    identity = expected_identity(profile)
-    for r in records:
-        if r.config.get("profile") != profile:
-            raise TierMismatchError(
-                f"{what}: run {r.name} is of profile {r.config.get('profile')!r}, not {profile!r}; "
-                "nothing was stored"
-            )
-        if tier_identity(r) != identity:
-            version, threads = tier_identity(r)
-            raise TierMismatchError(
-                f"{what}: run {r.name} has training code version {version} with {threads} CPU "
-                f"thread(s), but the {profile} tier holds version {identity[0]} with {identity[1]} "
-                "thread(s) (this code's); nothing was stored. Re-train that run with this code, or "
-                "store the archive with the code it was made with."
-            )
-    check_tier(store, identity, f"{what} (nothing was stored)")
+# measures the real times as it goes): a width-1 epoch on an H100, a lab and a ci epoch (6,000
+# images; 15-30 s measured) on one thread of the slower CPU kind
+EST_EPOCH_S = {"full": {"vgg": 11.0, "wrn": 34.0}, "lab": {"vgg": 40.0}, "ci": {"vgg": 20.0}}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,18 +4,18 @@ import json
 import math
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from fake_runs import fake_run
 
 from aibnb import runs, storage
 from aibnb.__main__ import COMMANDS, build_parser, main
-from aibnb.locks import is_locked
+from aibnb.locks import is_locked, run_lock
 from aibnb.reproduce import cli as queue_cli
-from aibnb.reproduce import queue
+from aibnb.reproduce import queue, stored_tier
 from aibnb.reproduce.evidence import Tier
 from aibnb.reproduce.plan import plan
 
@@ -130,92 +130,18 @@ def test_the_ci_plans_official_points_are_the_models_defaults():
 
 
 def test_a_run_lock_is_exclusive_and_released(tmp_path):
-    with queue.run_lock("r1", tmp_path) as first:
+    with run_lock("r1", tmp_path) as first:
         assert first
-        with queue.run_lock("r1", tmp_path) as second:
+        with run_lock("r1", tmp_path) as second:
             assert second  # the same thread again (the queue calling fit): re-entrant
         code = f"from aibnb.reproduce import queue as q\nwith q.run_lock('r1', {str(tmp_path)!r}) as m:"
         code += "\n    print(m)"
         other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert other.stdout.strip() == "False"  # another process: refused
-        assert queue.is_locked("r1", tmp_path)
-        with queue.run_lock("r2", tmp_path) as other:
+        assert is_locked("r1", tmp_path)
+        with run_lock("r2", tmp_path) as other:
             assert other
-    assert not queue.is_locked("r1", tmp_path)
-
-
-def _fake_run(folder: Path, *, model="vgg", seed=0, error=10.0, code=1, threads=1, beta=0.0, correct=None):
-    folder.mkdir(parents=True)
-    config = {
-        "model": model,
-        "dataset": "fashion_mnist",
-        "seed": seed,
-        "epochs": 12,
-        "beta": beta,
-        "num_anchors": None,
-        "num_threads": threads,
-        "profile": "lab",
-    }
-    storage.write_json(folder / "config.json", {"hash": folder.name, "config": config, "model": {}})
-    confusion = (np.eye(10) * 900 + 100 / 9 * (1 - np.eye(10))).tolist()  # ten balanced classes
-    storage.write_json(
-        folder / "final.json",
-        {"test_error": error, "best_epoch": 9, "num_anchors": None, "confusion": confusion},
-    )
-    storage.write_json(folder / "provenance.json", {"training_code": code, "device": "cpu (1 threads)"})
-    (folder / "metrics.jsonl").write_text("")
-    (folder / "last.pt").write_bytes(b"checkpoint")
-    if correct is not None:
-        np.savez(
-            folder / "predictions.npz",
-            targets=np.zeros(len(correct), np.int16),
-            predictions=np.where(correct, 0, 1).astype(np.int16),
-        )
-    return folder
-
-
-def test_export_copies_the_small_files_only_and_never_overwrites(tmp_path):
-    src = _fake_run(tmp_path / "cache" / "vgg-fm-1")
-    store = tmp_path / "store"
-    target = queue.export_run(src, store)
-    assert sorted(p.name for p in target.iterdir()) == [
-        "config.json",
-        "final.json",
-        "metrics.jsonl",
-        "provenance.json",
-    ]
-    storage.write_json(src / "final.json", {"test_error": 99.0})
-    queue.export_run(src, store)
-    assert storage.read_json(target / "final.json")["test_error"] == 10.0  # stored results are kept
-    index = queue.build_index(store, "lab")
-    assert [r["run"] for r in index["runs"]] == ["vgg-fm-1"] and index["runs"][0]["training_code"] == 1
-
-
-def test_a_tier_refuses_another_training_code_or_thread_count(tmp_path):
-    store = tmp_path / "store"
-    queue.export_run(_fake_run(tmp_path / "c" / "a"), store)
-    queue.check_tier(store, (1, 1), "this code")
-    with pytest.raises(queue.TierMismatchError, match="version 1 with 1 CPU thread"):
-        queue.check_tier(store, (2, 1), "this code")
-    with pytest.raises(queue.TierMismatchError, match="one thread count"):
-        queue.check_tier(store, (1, 2), "this code")
-
-
-def test_pack_and_unpack_round_trip_and_foreign_archives_are_refused(tmp_path):
-    store = tmp_path / "store"
-    queue.export_run(_fake_run(tmp_path / "c" / "a"), store)
-    archive = tmp_path / "out" / "results.tar.gz"
-    assert queue.pack(store, archive) == 1
-    with tarfile.open(archive) as tar:
-        assert not any(n.endswith(".pt") for n in tar.getnames())
-    assert queue.unpack(archive, tmp_path / "home") == ["a"]
-    evil = tmp_path / "evil.txt"
-    evil.write_text("x")
-    bad = tmp_path / "bad.tar.gz"
-    with tarfile.open(bad, "w:gz") as tar:
-        tar.add(evil, arcname="../../evil.txt")
-    with pytest.raises(ValueError, match="unexpected member"):
-        queue.unpack(bad, tmp_path / "home")
+    assert not is_locked("r1", tmp_path)
 
 
 def test_tier_pairs_seeds_and_decides_claims_with_per_image_outcomes(tmp_path):
@@ -224,8 +150,8 @@ def test_tier_pairs_seeds_and_decides_claims_with_per_image_outcomes(tmp_path):
     for seed in range(5):
         base = rng.random(2000) < 0.9
         better = base | (rng.random(2000) < 0.3)  # about 3 points better
-        _fake_run(store / "runs" / f"vgg-{seed}", seed=seed, error=100 * (1 - base.mean()), correct=base)
-        _fake_run(
+        fake_run(store / "runs" / f"vgg-{seed}", seed=seed, error=100 * (1 - base.mean()), correct=base)
+        fake_run(
             store / "runs" / f"aib-{seed}",
             model="vgg_aib",
             seed=seed,
@@ -233,7 +159,7 @@ def test_tier_pairs_seeds_and_decides_claims_with_per_image_outcomes(tmp_path):
             error=100 * (1 - better.mean()),
             correct=better,
         )
-    _fake_run(store / "runs" / "aib-beta", model="vgg_aib", seed=0, beta=1.0, error=50.0)
+    fake_run(store / "runs" / "aib-beta", model="vgg_aib", seed=0, beta=1.0, error=50.0)
     tier = Tier.load("lab", store)
     assert len(tier) == 11 and sorted(tier.values("vgg_aib")) == [0, 1, 2, 3, 4]  # the sweep run is apart
     assert list(tier.values("vgg_aib", beta=1.0)) == [0]
@@ -248,12 +174,12 @@ def test_tier_decides_the_cross_domain_claim_from_stored_shifted_outcomes(tmp_pa
         base = rng.random(1000) < 0.2
         better = base | (rng.random(1000) < 0.1)
         for model, correct in (("vgg", base), ("vgg_aib", better)):
-            folder = _fake_run(store / "runs" / f"{model}-{seed}", model=model, seed=seed,
+            folder = fake_run(store / "runs" / f"{model}-{seed}", model=model, seed=seed,
                                beta=0.01 if model == "vgg_aib" else 0.0)
             shifted = {"dataset": "cluttered_fashion", "num_images": 1000,
                        "correct": correct.astype(int).tolist(), "error": 100 * (1 - correct.mean())}
             storage.write_json(folder / "scores.json", {"cross_domain": shifted})
-    _fake_run(store / "runs" / "gap-0", model="vgg_gap", seed=0)  # no stored outcomes: left out
+    fake_run(store / "runs" / "gap-0", model="vgg_gap", seed=0)  # no stored outcomes: left out
     tier = Tier.load("lab", store)
     assert sorted(tier.cross_domain("vgg_aib")) == [0, 1, 2, 3] and tier.cross_domain("vgg_gap") == {}
     results = tier.cross_domain_claims([("AIB transfers better", "vgg_aib", "vgg"),
@@ -267,7 +193,7 @@ def test_a_comparison_near_chance_is_not_testable_and_wrn_claims_are_for_the_gpu
     rng = np.random.default_rng(2)
     for seed in range(3):
         for model in ("vgg", "vgg_aib"):
-            folder = _fake_run(store / "runs" / f"{model}-{seed}", model=model, seed=seed,
+            folder = fake_run(store / "runs" / f"{model}-{seed}", model=model, seed=seed,
                                beta=0.01 if model == "vgg_aib" else 0.0)
             correct = rng.random(1000) < (0.14 if model == "vgg" else 0.12)  # errors of 86-88 %: chance 90
             shifted = {"dataset": "cluttered_fashion", "num_images": 1000,
@@ -302,26 +228,26 @@ def test_a_run_s_time_is_estimated_from_its_epochs_left_and_measured_as_it_goes(
 def test_a_finished_run_is_scored_once_checked_exported_and_indexed(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(queue, "score_run", lambda record, *a: calls.append(record.name) or {"scored": 1})
-    record = runs.RunRecord.load(_fake_run(tmp_path / "cache" / "vgg-fm-1"))
+    record = runs.RunRecord.load(fake_run(tmp_path / "cache" / "vgg-fm-1"))
     store = tmp_path / "store"
-    assert not queue.is_stored(store, record.name)
+    assert not stored_tier.is_stored(store, record.name)
     queue.store_run(record, SimpleNamespace(group="table1"), store, "lab", "cpu")
-    assert queue.is_stored(store, record.name) and calls == ["vgg-fm-1"]
+    assert stored_tier.is_stored(store, record.name) and calls == ["vgg-fm-1"]
     assert storage.read_json(store / "runs" / "vgg-fm-1" / "scores.json") == {"scored": 1}
     assert [r["run"] for r in storage.read_json(store / "index.json")["runs"]] == ["vgg-fm-1"]
     assert (store / "claims_table1.json").exists()
-    other = runs.RunRecord.load(_fake_run(tmp_path / "cache" / "vgg-fm-2", code=2))
+    other = runs.RunRecord.load(fake_run(tmp_path / "cache" / "vgg-fm-2", code=2))
     storage.write_json(other.path / "scores.json", {"scored": 0})
-    with pytest.raises(queue.TierMismatchError, match="version 1"):
+    with pytest.raises(stored_tier.TierMismatchError, match="version 1"):
         queue.store_run(other, SimpleNamespace(group="table1"), store, "lab", "cpu")
-    assert calls == ["vgg-fm-1"] and not queue.is_stored(store, "vgg-fm-2")  # scored already; refused
+    assert calls == ["vgg-fm-1"] and not stored_tier.is_stored(store, "vgg-fm-2")  # scored already; refused
 
 
 def test_a_stored_run_is_rescored_from_its_checkpoint_under_its_lock(tmp_path, monkeypatch, isolated_runs):
-    path = _fake_run(tmp_path / "cache" / "vgg-fm-1")
+    path = fake_run(tmp_path / "cache" / "vgg-fm-1")
     storage.write_json(path / "scores.json", {"scorer": 1})
     store = tmp_path / "store"
-    queue.export_run(path, store)
+    stored_tier.export_run(path, store)
     planned = SimpleNamespace(group="table1")
     newer = []
 
@@ -519,57 +445,6 @@ def test_the_queue_trains_scores_stores_and_packs_without_the_book_s_extras(tmp_
     index = json.loads((store / "index.json").read_text())
     assert len(index["runs"]) == 2 and all(r["has_scores"] for r in index["runs"])
     assert (store / "claims_table1.json").exists() and (tmp_path / "out" / "results.tar.gz").exists()
-
-
-def _archive_of(tmp_path, name="a", **fake):
-    store = tmp_path / f"src-{name}"
-    queue.export_run(_fake_run(tmp_path / "c" / name, **fake), store)
-    archive = tmp_path / f"{name}.tar.gz"
-    queue.pack(store, archive)
-    return archive
-
-
-@pytest.mark.parametrize(
-    "fake,match",
-    [
-        ({"code": 2}, r"run a has training code version 2 with 1 CPU thread\(s\), but the lab tier holds "
-                      r"version 1 with 1"),
-        ({"threads": 4}, r"run a has training code version 1 with 4 CPU thread\(s\)"),
-    ],
-)
-def test_export_refuses_runs_of_another_tier_identity_and_stores_nothing(tmp_path, fake, match):
-    home = tmp_path / "home"
-    queue.export_run(_fake_run(tmp_path / "c" / "kept"), home)
-    archive = _archive_of(tmp_path, **fake)
-    with pytest.raises(queue.TierMismatchError, match=match + ".*nothing was stored"):
-        queue.unpack(archive, home, "lab")
-    assert [p.name for p in (home / "runs").iterdir()] == ["kept"]
-    with pytest.raises(queue.TierMismatchError, match="is of profile 'lab', not 'full'"):
-        queue.unpack(_archive_of(tmp_path, name="b"), home, "full")
-    done = subprocess.run([*TOOL, "export", "--profile", "lab", "--store", str(home), str(archive)],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert done.returncode == 2 and "run a has training code version" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert [p.name for p in (home / "runs").iterdir()] == ["kept"]
-
-
-def test_export_names_a_damaged_file_of_the_archive_without_a_traceback(tmp_path):
-    src = _fake_run(tmp_path / "c" / "a", correct=np.ones(5000, bool))
-    data = (src / "predictions.npz").read_bytes()
-    (src / "predictions.npz").write_bytes(data[: len(data) // 2])
-    store = tmp_path / "src"
-    queue.export_run(src, store)
-    archive = tmp_path / "a.tar.gz"
-    queue.pack(store, archive)
-    home = tmp_path / "home"
-    done = subprocess.run([*TOOL, "export", "--profile", "lab", "--store", str(home), str(archive)],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert done.returncode == 2 and "predictions.npz is damaged" in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr and not (home / "runs").exists()
-    (tmp_path / "c" / "b").mkdir(parents=True)
-    storage.write_json(tmp_path / "c" / "b" / "config.json", {"config": {}})
-    with pytest.raises(storage.DamagedFileError, match=r"config\.json is damaged"):
-        queue.check_archive([tmp_path / "c" / "b"], home, "lab", "archive")
 
 
 def test_the_queue_command_rejects_a_time_limit_that_is_not_a_finite_positive_number(capsys):
