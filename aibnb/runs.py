@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aibnb.data.paths import project_root
 from aibnb.storage import (
     DamagedFileError,
     json_safe,
@@ -57,8 +58,6 @@ __all__ = [
 def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
     """Where run folders live: ``root``, else ``$AIBNB_RUNS``, else ``runs/`` at the project root
     (found upwards from the working directory, so notebooks running in ``book/`` share it)."""
-    from aibnb.data.paths import project_root
-
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get("AIBNB_RUNS")
@@ -128,6 +127,12 @@ class RunRecord:
             provenance=read_json_object(prov) if prov.exists() else None,
         )
 
+    @property
+    def model_info(self) -> dict[str, Any]:
+        """The facts about the model and its data that the run stored beside its configuration
+        (``config.json``'s ``model`` part: classes, image size, test size, parameter count)."""
+        return dict(read_json_object(self.path / "config.json", ("model",))["model"])
+
     def series(self, key: str) -> list[float | None]:
         """One metric over the epochs (``None`` where an epoch lacks it)."""
         return [m.get(key) for m in self.metrics]
@@ -146,8 +151,6 @@ class RunRecord:
 
 def results_dir(profile_name: str, base: str | os.PathLike[str] | None = None) -> Path:
     """``book/results/<profile>`` (or under ``base``): where sweeps and GPU results are stored."""
-    from aibnb.data.paths import project_root
-
     if base is None:
         base = project_root() / "book" / "results"
     return Path(base) / profile_name

@@ -24,9 +24,7 @@ __all__ = ["class_names", "enlarge", "map_grid"]
 
 def class_names(record: Any) -> list[str]:
     """The class names of a run record (its ``config.json``)."""
-    from aibnb.storage import read_json
-
-    return list(read_json(record.path / "config.json")["model"]["classes"])
+    return list(record.model_info["classes"])
 
 
 def _square(array: Any) -> np.ndarray:

@@ -43,7 +43,6 @@ from aibnb.reproduce.health import plateau, regime
 from aibnb.reproduce.paper import paper_error
 from aibnb.reproduce.stats import summarize
 from aibnb.runs import RunRecord
-from aibnb.storage import read_json
 from aibnb.timing import inference_ms_per_image
 from aibnb.train import departures, load_model
 
@@ -86,11 +85,6 @@ SPEED_FORMATS = {
 
 def _sd(values: np.ndarray) -> float:
     return float(values.std(ddof=1)) if len(values) > 1 else 0.0
-
-
-def _model_info(record: RunRecord) -> dict[str, Any]:
-    """The model facts a run stored beside its configuration (image size, classes, test size)."""
-    return dict(read_json(record.path / "config.json")["model"])
 
 
 def short_class_names(classes: Sequence[str]) -> list[str]:
@@ -288,7 +282,7 @@ def confusion_matrices(records: RecordsByModel) -> dict[str, np.ndarray]:
         total = 0.0
         for rec in by_seed.values():
             c = np.array(rec.final["confusion"], dtype=float)
-            if c.sum() != _model_info(rec)["test_size"] or not math.isclose(
+            if c.sum() != rec.model_info["test_size"] or not math.isclose(
                     np.trace(c) / c.sum(), rec.final["test_acc"], abs_tol=1e-9):
                 raise ValueError(f"{rec.path}: the stored confusion matrix disagrees with the test set's "
                                  "size or the stored accuracy; re-run it (delete the folder)")
@@ -359,7 +353,7 @@ def speed_frame(records: Mapping[str, Sequence[RunRecord]], device: Any) -> pd.D
     devices they trained on."""
     rows = []
     for name, recs in records.items():
-        info = _model_info(recs[0])
+        info = recs[0].model_info
         model = load_model(recs[0], device=str(device))
         size, channels = info["image_size"], info["in_channels"]
         rows.append({

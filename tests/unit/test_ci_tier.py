@@ -7,6 +7,7 @@ for ``book/results/ci``; nothing is trained.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -118,11 +119,14 @@ def test_the_scenes_sweep_comes_from_the_stored_scores(ci: Tier) -> None:
 def test_a_chapters_run_is_compared_with_the_stored_run_of_its_configuration(ci: Tier) -> None:
     stored = ci.select("vgg_aib").get(0)
     again = RunRecord.load(stored.path)
-    table, diffs, same_kind = sweeps.reproduction(again, stored, ("test_error", "test_att_mean"))
-    assert diffs == {"test_error": 0.0, "test_att_mean": 0.0} and same_kind
-    assert "the same run as" in table.caption
-    with pytest.raises(ValueError, match="different configurations"):
-        sweeps.reproduction(ci.select("vgg_aib").get(1), stored, ("test_error",))
+    repro = sweeps.reproduction(again, ci, ("test_error", "test_att_mean"))
+    assert repro.diffs == {"test_error": 0.0, "test_att_mean": 0.0} and repro.same_kind
+    assert repro.stored.name == stored.name and repro.largest == 0.0
+    assert "the same run as" in repro.table.caption and "largest difference is 0.0e+00" in repro.summary
+    assert sweeps.reproduction(again, Tier("ci", ci.path, []), ("test_error",)) is None  # not stored
+    elsewhere = dataclasses.replace(again, provenance={**again.provenance, "device": "cpu (2 threads)"})
+    other = sweeps.reproduction(elsewhere, ci, ("test_error",))
+    assert not other.same_kind and "reported, not asserted" in other.summary
 
 
 def test_the_tiers_table2_gathers_the_stored_scores_of_its_default_runs(ci: Tier, tmp_path: Path) -> None:

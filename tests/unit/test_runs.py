@@ -46,6 +46,20 @@ def test_a_run_file_of_the_wrong_shape_is_named_never_a_finished_run(tmp_path, n
         runs.RunRecord.load(folder)
 
 
+def test_a_run_reads_the_model_facts_stored_beside_its_configuration(tmp_path):
+    folder = _run_folder(tmp_path)
+    assert runs.RunRecord.load(folder).model_info == {}
+    info = {"classes": ["a", "b"], "test_size": 20}
+    storage.write_json(folder / "config.json", {**storage.read_json(folder / "config.json"), "model": info})
+    record = runs.RunRecord.load(folder)
+    assert record.model_info == info
+    record.model_info["classes"].append("c")  # a copy: the record's facts are not changed through it
+    assert record.model_info == info
+    storage.write_json(folder / "config.json", {"hash": "abc", "config": {}})
+    with pytest.raises(storage.DamagedFileError, match=r"config\.json is damaged \(it lacks 'model'\)"):
+        record.model_info  # noqa: B018 - the property reads the file
+
+
 def test_a_truncated_attention_file_is_named(tmp_path):
     folder = _run_folder(tmp_path)
     storage.write_npz(folder / "attention.npz", {"images": np.zeros((4, 1, 32, 32), np.uint8),
