@@ -27,11 +27,15 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
-from aibnb import runs
+from aibnb import data, runs
 from aibnb.models import available, build_model, count_macs, spec
 from aibnb.provenance import device_description, provenance
 from aibnb.timing import inference_ms_per_image, time_it
+from aibnb.train.build import make_optimizer
+from aibnb.train.config import TrainConfig, resolve
+from aibnb.train.loop import train_one_epoch
 from aibnb.train.machine import autocast, select_device
 from aibnb.vib import aib_loss
 
@@ -111,11 +115,6 @@ def bench_models(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def bench_train(args: argparse.Namespace) -> dict[str, Any]:
-    from aibnb import data
-    from aibnb.train.build import make_optimizer
-    from aibnb.train.config import TrainConfig, resolve
-    from aibnb.train.loop import train_one_epoch
-
     device = select_device(args.device)
     tensors = data.load_tensors(args.dataset, "train")
     n = min(args.images, len(tensors))
@@ -187,8 +186,6 @@ def bench_train(args: argparse.Namespace) -> dict[str, Any]:
         def __iter__(self):
             return iter(batches)
 
-    from tqdm.auto import tqdm
-
     def engine_epoch(model, opt) -> None:
         bar = tqdm(total=len(batches), leave=False, mininterval=0.5, file=sys.stderr)
         train_one_epoch(model, Batches(), opt, cfg, 0, device, amp=amp, progress=bar)
@@ -237,8 +234,6 @@ def _peak_tflops(device: torch.device) -> float | None:
 
 
 def bench_paper(args: argparse.Namespace) -> dict[str, Any]:
-    from aibnb import data
-
     device = select_device(args.device)
     cuda = device.type == "cuda"
     width = args.width if args.width is not None else (1.0 if cuda else 0.125)
@@ -299,8 +294,6 @@ def _epoch(
 def _paper_one(
     name: str, args: argparse.Namespace, device: torch.device, tensors: Any, width: float
 ) -> dict[str, Any]:
-    from aibnb import data
-
     cuda = device.type == "cuda"
     n, in_channels = len(tensors), tensors.images.shape[1]
     macs = count_macs(

@@ -27,6 +27,12 @@ import ast
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
+
+from aibnb.models import spec
+from aibnb.reproduce.claims import claim_cells, claim_key
+from aibnb.train import fit, fit_many
+
 __all__ = [
     "as_list",
     "chosen_models",
@@ -77,8 +83,6 @@ def glue_claims(prefix: str, results: Iterable[Any], names: dict[str, str] | Non
     ``names``: display names of the models, for the reasons of the claims that are not testable."""
     from myst_nb import glue
 
-    from aibnb.reproduce.claims import claim_cells, claim_key
-
     for r in results:
         for field, text in claim_cells(r, names).items():
             glue(claim_key(prefix, r.a, r.b, field), text, display=False)
@@ -86,7 +90,6 @@ def glue_claims(prefix: str, results: Iterable[Any], names: dict[str, str] | Non
 
 def glue_figure(name: str, fig: Any) -> None:
     """Store ``fig`` for ``{glue:figure} name`` (numbered and captioned in the text) and close it."""
-    import matplotlib.pyplot as plt
     from myst_nb import glue
 
     glue(name, fig, display=False)
@@ -158,8 +161,6 @@ def run_options(
 ) -> dict[str, Any]:
     """The ``fit`` arguments of one run of a chapter: the chapter's dataset, profile and seed, with
     the chapter's β (models with a VIB head) and K (quantised models) unless ``overrides`` set them."""
-    from aibnb.models import spec
-
     options: dict[str, Any] = {
         "model": model,
         "dataset": dataset,
@@ -178,16 +179,12 @@ def run_options(
 
 def train(model: str, **settings: Any) -> Any:
     """One cached training run of a chapter (the arguments of :func:`run_options`)."""
-    from aibnb.train import fit
-
     return fit(**run_options(model, **settings))
 
 
 def train_many(runs: Iterable[tuple[str, dict[str, Any]]], **settings: Any) -> list[Any]:
     """Every ``(model, overrides)`` run of a chapter, trained up front and two at a time on a CPU
     (:func:`aibnb.train.fit_many`); later :func:`train` calls of the same runs read the cache."""
-    from aibnb.train import fit_many
-
     return fit_many([run_options(model, **{**settings, **overrides}) for model, overrides in runs])
 
 

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from aibnb.runs import runs_root
+
 __all__ = ["LOCK_DIR", "file_lock", "holder", "is_locked", "lock_path", "run_lock"]
 
 LOCK_DIR = ".locks"
@@ -49,8 +51,6 @@ _GUARD = threading.Lock()
 def lock_path(name: str, root: str | os.PathLike[str] | None = None) -> Path:
     """The lock file of run ``name``: ``<root>/.locks/<name>.lock`` (root: the runs root)."""
     if root is None:
-        from aibnb.runs import runs_root
-
         root = runs_root()
     return Path(root) / LOCK_DIR / f"{name}.lock"
 

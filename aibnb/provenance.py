@@ -18,6 +18,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy
+import torch
+import torchvision
+
+import aibnb
+from aibnb.data.paths import project_root
+
 __all__ = ["device_description", "devices_phrase", "git_commit", "provenance"]
 
 
@@ -52,8 +59,6 @@ def device_description(device: Any) -> str:
     so the description names what changes floating-point results: a CPU run with another thread
     count or on a CPU with another instruction set (AVX2 instead of AVX512) sums in another order.
     """
-    import torch
-
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
@@ -84,12 +89,6 @@ def provenance(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The stamp every stored result carries: what made it, where, when, how long."""
-    import numpy
-    import torch
-    import torchvision
-
-    import aibnb
-
     stamp = {
         "commit": git_commit(),
         "profile": profile,
@@ -118,8 +117,6 @@ def _portable(arg: str) -> str:
     becomes relative to its root, any other absolute path its last component."""
     if not arg.startswith("/"):
         return arg
-    from aibnb.data.paths import project_root
-
     path = Path(arg)
     try:
         return str(path.relative_to(project_root()))

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "TEMP_PATTERN",
     "DamagedFileError",
@@ -166,8 +168,6 @@ def json_safe(obj: Any) -> Any:
 
 def write_npz(path: str | os.PathLike[str], arrays: dict[str, Any]) -> None:
     """Write numpy arrays as a compressed ``.npz``, atomically."""
-    import numpy as np
-
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
@@ -183,8 +183,6 @@ def read_npz(path: str | os.PathLike[str], required: Sequence[str] = ()) -> dict
     read (truncated, not a zip, a damaged member) or that lacks them is a
     :class:`DamagedFileError` naming it; a missing file is a ``FileNotFoundError``.
     """
-    import numpy as np
-
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -209,8 +207,6 @@ def read_npz(path: str | os.PathLike[str], required: Sequence[str] = ()) -> dict
 
 def arrays_digest(arrays: dict[str, Any]) -> str:
     """A SHA-256 of the arrays' names, dtypes, shapes and bytes, independent of zip metadata."""
-    import numpy as np
-
     h = hashlib.sha256()
     for key in sorted(arrays):
         a = np.ascontiguousarray(arrays[key])

@@ -42,6 +42,8 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+from PIL import Image
 
 __all__ = [
     "EXPLORER_CLASS",
@@ -91,8 +93,6 @@ def figure_to_png(fig: Figure, dpi: int = 100, *, palette: bool = False) -> byte
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     if not palette:
         return buf.getvalue()
-    from PIL import Image
-
     buf.seek(0)
     with Image.open(buf) as image:
         rgb = Image.new("RGB", image.size, "white")
@@ -115,8 +115,6 @@ def figure_html(
     if not isinstance(scale, int) or scale < 1:
         raise ValueError(f"scale must be an integer >= 1; got {scale!r}.")
     png = figure_to_png(fig, dpi=dpi * scale, palette=palette)
-    from PIL import Image
-
     with Image.open(io.BytesIO(png)) as image:
         width = max(1, round(image.size[0] / scale))
     data = base64.b64encode(png).decode("ascii")
@@ -358,8 +356,6 @@ def fixed_colorbar(
 def integer_log_axis(ax: Axes, values: Sequence[float], axis: str = "x") -> None:
     """A log axis labelled at the given values only (``2, 5, 10, 20, 50``): no ``2×10⁰``-style
     minor labels that would overlap between close values."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
-
     if axis not in ("x", "y"):
         raise ValueError(f"axis must be 'x' or 'y'; got {axis!r}.")
     target = ax.xaxis if axis == "x" else ax.yaxis

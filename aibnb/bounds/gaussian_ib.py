@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import eigh
 from scipy.optimize import brentq
 
 from aibnb.bounds.checks import _check_beta
@@ -43,8 +44,6 @@ class GaussianIB:
 
     @classmethod
     def from_source(cls, source: GaussianSource) -> GaussianIB:
-        from scipy.linalg import eigh
-
         lam, vec = eigh(source.cov_x_given_y, source.cov_x)
         return cls(np.clip(lam, 1e-300, 1.0), vec, source.cov_x)
 

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from aibnb.bounds.channel import LinearGaussianChannel
 from aibnb.bounds.checks import _check_beta
@@ -63,8 +64,6 @@ def fit_linear_vib(
     ``mean[-log q(y|z) + β KL(N(Wx, I) || N(m, R))]``. Fresh (x, y) batches are drawn from the
     source at every step (Adam, cosine-decayed learning rate, float64, CPU).
     """
-    import torch
-
     b = _check_beta(beta)
     if not isinstance(source, GaussianSource):
         raise TypeError("fit_linear_vib needs a GaussianSource (a Gaussian label Y).")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from aibnb.data import formats
@@ -46,8 +47,6 @@ def cub_records(
 
 def cub_image(record: formats.CUBRecord):
     """The bird: the JPEG cropped to its ground-truth box, resized to 256 x 256 (bilinear)."""
-    from PIL import Image
-
     x, y, w, h = record.box
     with Image.open(record.path) as image:
         bird = image.convert("RGB").crop((x, y, x + w, y + h))

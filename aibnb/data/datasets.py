@@ -25,6 +25,7 @@ import os
 
 import torch
 from torch.utils.data import Dataset
+from torchvision.transforms.functional import pil_to_tensor
 
 from aibnb.data import cluttered
 from aibnb.data.cub import CUB_CROP, CUB_RESIZE, CUBDataset, cub_image, cub_records
@@ -63,8 +64,6 @@ def load_tensors(
         return _load_cluttered(name, split, root, download, mean, std)
     if name == "cub200":
         records, classes = cub_records(split, root, download)
-        from torchvision.transforms.functional import pil_to_tensor
-
         images = (
             torch.stack([pil_to_tensor(cub_image(r)) for r in records])
             if records

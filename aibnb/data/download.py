@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from torchvision import datasets as tvd
 
 from aibnb.data.formats import idx_header
 from aibnb.data.paths import DatasetNotFoundError, data_root, root_origin
@@ -224,8 +225,6 @@ def fetch_fashion_mnist(
 
 
 def _torchvision_download(name: str, base: Path) -> None:
-    from torchvision import datasets as tvd
-
     base.mkdir(parents=True, exist_ok=True)
     if name == "fashion_mnist":
         tvd.FashionMNIST(str(base), train=True, download=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.io import loadmat
 
 # idx type codes (third byte of the magic number) -> numpy dtype (big-endian)
 _IDX_DTYPES = {
@@ -123,8 +124,6 @@ def read_svhn(folder: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
 
     The ``.mat`` files store ``X`` as H x W x C x N and the digit 0 as label 10.
     """
-    from scipy.io import loadmat
-
     mat = loadmat(folder / ("train_32x32.mat" if train else "test_32x32.mat"))
     images = np.transpose(mat["X"], (3, 2, 0, 1))
     labels = np.asarray(mat["y"], dtype=np.int64).reshape(-1) % 10

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from PIL import Image
 from torch.utils.data import Dataset
 
 from aibnb.data.tensors import TensorData
@@ -30,8 +31,6 @@ class TensorImageDataset(Dataset):
         return len(self.data)
 
     def __getitem__(self, index: int):
-        from PIL import Image
-
         array = self.data.images[index].permute(1, 2, 0).numpy()
         image = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
         label = int(self.data.labels[index])

@@ -39,6 +39,8 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torchvision import transforms
+from torchvision.transforms import functional as image_ops
 
 Stats = tuple[tuple[float, ...], tuple[float, ...]]
 
@@ -118,8 +120,6 @@ def official_transform(*, train: bool, mean: Sequence[float], std: Sequence[floa
     ``Normalize(mean, std)``. The official VGG pipeline starts with ``Resize(32)``, a no-op
     on images that are already 32 x 32, so it is left out.
     """
-    from torchvision import transforms
-
     steps: list = []
     if train:
         steps.append(transforms.RandomCrop(crop, padding=pad or None, padding_mode="reflect"))
@@ -140,15 +140,10 @@ class JointTransform:
     """
 
     def __init__(self, *, train: bool, mean: Sequence[float], std: Sequence[float], crop: int, pad: int):
-        from torchvision import transforms
-
         self.train, self.crop, self.pad = train, crop, pad
         self.tail = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
 
     def __call__(self, image, mask):
-        from torchvision import transforms
-        from torchvision.transforms import functional as image_ops
-
         if self.train:
             if self.pad:
                 image = image_ops.pad(image, self.pad, padding_mode="reflect")

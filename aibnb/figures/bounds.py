@@ -24,6 +24,8 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 
+from aibnb.bounds import GaussianDensity, LinearGaussianChannel
+
 __all__ = ["InformationPlane", "bounds_figure", "decoder_table", "rate_table", "truth_table"]
 
 _QUANTITIES = (("zx", "I(Z;X)"), ("zxa", "I(Z;X,A)"), ("zy", "I(Z;Y)"))
@@ -52,8 +54,6 @@ def rate_table(channel: Any, priors: Mapping[str, Any], truth_xa: float, num_mc:
     """The rate bound ``E KL(p(z|x,a) || r)`` of each prior ``r``: exact (Gaussian priors only),
     by Monte Carlo with its standard error, its gap to ``I(Z;X,A)`` and the prior mismatch
     ``KL(p(z) || r)`` (which the gap must equal)."""
-    from aibnb.bounds import GaussianDensity
-
     rows = []
     for name, prior in priors.items():
         exact = channel.rate_upper_bound(prior) if isinstance(prior, GaussianDensity) else np.nan
@@ -182,8 +182,6 @@ class InformationPlane:
         ax.set(xlim=(0, self.bar_max * 1.2), xlabel="nats", title="truth and bounds")
 
     def _geometry(self, ax: Axes, fit: Any) -> None:
-        from aibnb.bounds import LinearGaussianChannel
-
         _ellipse(ax, self.source.cov_x, color="0.6", lw=1.2, label="Σ_x")
         colour = self.colour(fit.beta)
         _ellipse(ax, self.posterior_cov(fit.channel), color=colour, lw=2.0, label="Σ_x|z trained")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -288,8 +289,6 @@ def _numbers_html(point: Point, cells: Mapping[str, str], table_id: str) -> str:
 
 def _panel(point: Point, columns: Sequence[Column], draw: Callable[[Point], Figure], table_id: str,
            dpi: int) -> str:
-    import matplotlib.pyplot as plt
-
     cells = panel_cells(point, columns)
     fig = draw(point)
     alt = (f"{point.setting.name} = {point.label}: " + "; ".join(f"{k} {v}" for k, v in cells.items())

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from aibnb import interpret as interp
 from aibnb import viz
 from aibnb.figures import explorer
 from aibnb.figures.style import ATTENTION_RANGE, LTPA_RANGE
@@ -47,8 +48,6 @@ def figure3(models: Mapping[str, Any], modified: Mapping[str, Any], data: Any, m
     """Rows: each image of ``modified`` (name -> a 1-image batch); columns: the image, then each
     model's map of it (upsampled to the image, LTPA's softmax as H·W·a on its own scale), the
     prediction under each map written below it."""
-    from aibnb import interpret as interp
-
     fig, axes = plt.subplots(len(modified), 1 + len(models), figsize=(8.6, 6.6), layout="constrained")
     for i, (label, image) in enumerate(modified.items()):
         viz.fixed_scale_imshow(axes[i, 0], image[0, 0].numpy(), vmin=0, vmax=1, cmap="gray")
@@ -78,8 +77,6 @@ def table2_figure(at_tau: pd.DataFrame, order: Sequence[str], conditions: Sequen
                   norms: Mapping[str, str], *, tau: float) -> Figure:
     """One panel per normalisation (``norms``: name -> label): the score at ``tau`` per modification
     and model, seeds pooled, with its 95 % Wilson interval; lines join the sizes of one fill."""
-    from aibnb import interpret as interp
-
     colours = dict(zip(order, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
     fig, axes = plt.subplots(1, len(norms), figsize=(10.2, 3.7), sharey=True, layout="constrained")
     xpos = np.arange(len(conditions))
@@ -136,8 +133,6 @@ def localisation_row(model: str, method: str, maps: Any, masks: Any, mode: str, 
                      ) -> tuple[dict[str, Any], Any]:
     """The localisation scores of one family of maps on the scenes (pointing, mass raw and minus the
     minimum, IoU, with their 95 % intervals over scenes) as one row, and the raw per-scene result."""
-    from aibnb import interpret as interp
-
     scores = interp.raw_and_structure(maps, masks, mode=mode)
     raw = scores["raw"]
     r, st = raw.summary(), scores["structure"].summary()
@@ -177,8 +172,6 @@ def four_maps_figure(scenes: Any, maps: Mapping[Any, Any], columns: Sequence[tup
                      scene_ids: Sequence[int]) -> Figure:
     """Rows: the scenes ``scene_ids`` (object outlined); columns: the scene, then each ``(title,
     key)`` of ``columns`` drawn from ``maps[key]`` (an explanation), each map on its own scale."""
-    from aibnb import interpret as interp
-
     fig, axes = plt.subplots(len(scene_ids), len(columns) + 1, figsize=(8.6, 1.5 * len(scene_ids)),
                              layout="constrained", squeeze=False)
     for r, i in enumerate(scene_ids):

@@ -18,9 +18,11 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
 
 from aibnb import viz
+from aibnb.quantize import quantized_map_bits
 
 __all__ = ["anchor_cap_figure", "anchor_diagnostics_figure", "map_bits_frame", "ste_figure"]
 
@@ -30,8 +32,6 @@ def ste_figure(grid: Any, anchors: Any, derivatives: Mapping[float, Any], *, spa
     """Left: the hard quantiser (Eq. 9), soft quantisers at each temperature of ``derivatives`` and
     the STE's view (slope 1); middle: their derivatives (finite differences, ``derivatives[T]``);
     right: the STE's bias ``1 − dâ/da`` against the distance to the nearest anchor."""
-    import torch
-
     temps = list(derivatives)
     colours = {t: plt.cm.viridis(i / max(len(temps) - 1, 1)) for i, t in enumerate(temps)}
     fig, axes = plt.subplots(1, 3, figsize=(9.0, 2.9), layout="constrained")
@@ -62,8 +62,6 @@ def map_bits_frame(points: Sequence[Any]) -> pd.DataFrame:
     """One row per stored run of the points (a :class:`aibnb.figures.explorer.Point` per K): the
     bits its stored quantised maps use (pooled and per image), the cap, ``H·W·log2`` of its test
     perplexity, its KL term and test error."""
-    from aibnb.quantize import quantized_map_bits
-
     rows = []
     for p in points:
         for seed, r in sorted(p.records.items()):

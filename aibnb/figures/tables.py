@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
+from scipy import stats
 
 __all__ = [
     "DATASET_NAMES",
@@ -88,8 +89,6 @@ def mean_sd_text(values: Iterable[Any], digits: int = 2) -> str:
 def interval_text(values: Iterable[Any], digits: int = 2, level: float = 0.95) -> str:
     """The ``level`` t-interval of the mean over ``values``, ``"12.27 to 14.65"`` (``"–"`` below
     two values: one seed has no spread)."""
-    from scipy import stats
-
     vals = _finite(values)
     if len(vals) < 2:
         return "–"

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from aibnb import data
 from aibnb.interpret.consistency import (
     DEFAULT_TAUS,
     Explainer,
@@ -32,6 +33,7 @@ from aibnb.interpret.consistency import (
     explain,
 )
 from aibnb.interpret.modify import FILLS, frequency_filter, occlude
+from aibnb.train.build import SUBSET_SEED
 from aibnb.train.profiles import profile as profile_of
 
 __all__ = [
@@ -88,9 +90,6 @@ def load_eval_data(
     The training engine tests on a stratified subset (seed 0) of the profile's ``test_subset``
     size; this returns the same images in the same order (``n=None``: all of them).
     """
-    from aibnb import data
-    from aibnb.train.build import SUBSET_SEED
-
     tensors = data.load_tensors(dataset, split, backbone=backbone)
     size = profile_of(profile).test_subset if split == "test" else None
     if size is not None and size < len(tensors):
@@ -117,8 +116,6 @@ def patch_source(dataset: str = "cluttered_digits", n: int = 2000, split: str = 
     grey models get patches of ``cluttered_digits`` scenes: digits among digit fragments on a
     textured background, which, like SVHN crops, show digit strokes over clutter at any position.
     """
-    from aibnb import data
-
     tensors = data.load_tensors(dataset, split)
     return tensors.images[: min(n, len(tensors))].float() / 255
 

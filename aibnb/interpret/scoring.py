@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from aibnb import models
+from aibnb.data import cluttered
 from aibnb.interpret.bottleneck import PerSampleBottleneck
 from aibnb.interpret.cam import CAM_MODELS, CAMExplainer
 from aibnb.interpret.consistency import DEFAULT_TAUS, Explainer, explain, unrelated_pairs_score
@@ -40,6 +42,7 @@ from aibnb.interpret.evaluation import (
 )
 from aibnb.interpret.gradcam import gradcam_explainer
 from aibnb.interpret.localise import raw_and_structure
+from aibnb.train import load_model
 
 __all__ = ["POSTHOC_SAMPLES", "POSTHOC_STEPS", "SCORER_VERSION", "map_kind", "posthoc_conditions",
            "posthoc_explainers", "score_record", "table2_from_scores"]
@@ -65,8 +68,6 @@ def posthoc_conditions() -> list[Condition]:
 def map_kind(model_name: str) -> str | None:
     """The map this book scores for a registered model: ``"quantised"`` for the ``-qt`` models,
     ``"mean"`` for the other attention models (mu_a, or LTPA's / ABN's own map), ``None`` without one."""
-    from aibnb import models
-
     kind = models.spec(model_name).kind
     if kind == "aib_qt":
         return "quantised"
@@ -144,9 +145,6 @@ def score_record(
     the own map alone, ``own=False`` the post-hoc maps alone. Predictions use the model's
     evaluation default (``num_samples=None``: the official 4 x 4 samples).
     """
-    from aibnb.data import cluttered
-    from aibnb.train import load_model
-
     cfg = record.config
     model_name, dataset, profile = cfg["model"], cfg["dataset"], cfg["profile"]
     model = load_model(record, "best", device=device)

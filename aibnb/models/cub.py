@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+import torchvision
 from torch import nn
 from torchvision.models.resnet import Bottleneck
 
@@ -81,8 +82,6 @@ class WRN50Trunk(nn.Module):
 
 
 def _load_pretrained(module: nn.Module, weights_name: str, prefix_map: dict[str, str]) -> None:
-    import torchvision
-
     try:
         weights = torchvision.models.get_weight(weights_name)
         state = weights.get_state_dict(progress=False)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from aibnb.interpret.consistency import stability_levels
 from aibnb.reproduce.stats import VERDICTS, ClaimResult
 
 if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
@@ -198,8 +199,6 @@ def consistency_per_image(
     mean weights every image alike, where the table's score weights every prediction-consistent
     pair alike, so the two differ slightly. None for a run whose ``scores.json`` has no per-image
     outcomes (scorer version < 4: re-score it with the queue)."""
-    from aibnb.interpret.consistency import stability_levels
-
     part = _part(scores, map)
     codes = ((part or {}).get("per_image") or {}).get(normalize)
     if not codes or tau not in part["taus"]:

@@ -25,6 +25,15 @@ from typing import Any
 import torch
 
 from aibnb import runs
+from aibnb.data.cub import cub_records
+from aibnb.data.datasets import load_tensors
+from aibnb.data.loader import DeviceLoader
+from aibnb.data.paths import DatasetNotFoundError
+from aibnb.data.transforms import normalization
+from aibnb.train.checkpoint import load_model
+from aibnb.train.config import TrainConfig
+from aibnb.train.loop import evaluate
+from aibnb.train.machine import select_device
 
 __all__ = ["CROSS_DOMAIN", "dataset_present", "shifted_error", "shifted_outcomes", "shifted_test_set"]
 
@@ -42,10 +51,6 @@ CROSS_DOMAIN: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 def dataset_present(name: str) -> bool:
     """Whether ``name``'s test split is on this machine (nothing is downloaded)."""
-    from aibnb.data.cub import cub_records
-    from aibnb.data.datasets import load_tensors
-    from aibnb.data.paths import DatasetNotFoundError
-
     try:
         if name == "cub200":
             cub_records("test")  # the index only: decoding 5,794 JPEGs just to check is wasteful
@@ -71,9 +76,6 @@ def shifted_test_set(
     convention; STL-10 already borrows CIFAR-10's) and lose their masks; ``n`` takes a stratified
     subset (same ``seed``, same subset). The classes must be the training set's.
     """
-    from aibnb.data.datasets import load_tensors
-    from aibnb.data.transforms import normalization
-
     shifted = load_tensors(target, split, backbone=backbone)
     train_classes = load_tensors(train_dataset, "test", backbone=backbone).classes
     if list(shifted.classes) != list(train_classes):
@@ -97,11 +99,6 @@ def shifted_error(
     The attention and latent samples are drawn from a generator seeded with ``seed`` (the global
     random state is restored afterwards), so the same call gives the same error.
     """
-    from aibnb.data.loader import DeviceLoader
-    from aibnb.train.checkpoint import load_model
-    from aibnb.train.config import TrainConfig
-    from aibnb.train.loop import evaluate
-
     cfg = TrainConfig.from_dict(record.config)
     dev = torch.device(device)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
@@ -122,9 +119,6 @@ def shifted_outcomes(
     training set has no shifted set here. Predictions use the model's evaluation default (the
     official 4 x 4 samples), drawn from a generator seeded with ``seed``.
     """
-    from aibnb.train.checkpoint import load_model
-    from aibnb.train.machine import select_device
-
     cfg = record.config
     targets = [t for t in CROSS_DOMAIN.get(cfg["dataset"], ()) if dataset_present(t[0])]
     if not targets:

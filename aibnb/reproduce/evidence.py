@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aibnb import runs
+from aibnb.interpret import table2_from_scores
 from aibnb.reproduce import stats
 from aibnb.reproduce.claims import consistency_excess, consistency_per_image, posthoc_conditions
 from aibnb.reproduce.health import learned, regime
@@ -129,8 +130,6 @@ class Tier:
         (:meth:`select`: no sweep runs), gathered from the scores the queue stored beside each run
         (:func:`aibnb.interpret.table2_from_scores`: ``taus``, ``conditions``, ``rows``,
         ``control``), with the runs it holds (``runs``); None when no run has Table 2 scores."""
-        from aibnb.interpret import table2_from_scores  # torch: deferred, the tier itself only reads files
-
         models = sorted({r.config["model"] for r in self.records if r.config["dataset"] == dataset})
         scored = [s for m in models for s in self.scores(m, dataset).values() if s.get("table2")]
         if not scored:

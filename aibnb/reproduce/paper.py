@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aibnb import runs, storage
+from aibnb.data.paths import project_root
+from aibnb.models import spec
 from aibnb.reproduce.stats import summarize
 
 if TYPE_CHECKING:  # pandas is the book's extra: imported where a table is built
@@ -59,8 +61,6 @@ BOTTLENECK_KINDS = ("vib", "aib", "aib_qt")
 
 def table1_beta(model: str) -> float:
     """The β of ``model`` in Table 1: its official recipe's, 0 for a model without a bottleneck."""
-    from aibnb.models import spec
-
     s = spec(model)
     return float(s.recipe.get("beta", 0.0)) if s.kind in BOTTLENECK_KINDS else 0.0
 
@@ -71,8 +71,6 @@ def table1_beta(model: str) -> float:
 
 def paper_file() -> Path:
     """``book/results/paper.json`` of this checkout."""
-    from aibnb.data.paths import project_root
-
     return project_root() / "book" / "results" / "paper.json"
 
 

@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aibnb import runs
+from aibnb.models import spec
+from aibnb.models.cost import meta_model
 from aibnb.provenance import provenance
 from aibnb.reproduce.paper import table1_beta
 
@@ -117,9 +119,6 @@ def write_table1(
 @functools.cache
 def _default_settings(model: str, dataset: str) -> tuple[float, int | None]:
     """Table 1's beta and K of ``model`` on ``dataset`` (the recipe's beta; the model's default K)."""
-    from aibnb.models import spec
-    from aibnb.models.cost import meta_model
-
     s = spec(model)
     if s.kind != "aib_qt":
         return table1_beta(model), None

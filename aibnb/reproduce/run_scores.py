@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from aibnb import runs, storage
+from aibnb.interpret import SCORER_VERSION, map_kind, score_record
 from aibnb.reproduce.cross_domain import shifted_outcomes
 
 __all__ = ["POSTHOC_GROUPS", "POSTHOC_IMAGES", "SCORE_IMAGES", "rescore_run", "score_images", "score_run"]
@@ -41,8 +42,6 @@ def score_run(record: runs.RunRecord, profile: str, device: str, group: str) -> 
     """Chapter 5's scores of a finished run, where its checkpoint is, and for Table 1's runs their
     outcomes on the shifted test set (chapter 4's cross-domain claim). None when there is nothing to
     score: a maps-free model of a sweep, or a run of the training-set ladder."""
-    from aibnb.interpret import map_kind, score_record
-
     if group == "ladder":  # the ladder measures accuracy and the gap only (every run costs the same)
         return None
     posthoc = POSTHOC_IMAGES.get(profile) if group in POSTHOC_GROUPS else 0
@@ -66,8 +65,6 @@ def rescore_run(record: runs.RunRecord, profile: str, device: str, group: str) -
     outcomes (the same images, modifications and seed, so the rows are reproduced, with each
     image's outcome added); the rest is kept, not recomputed. False when there is nothing to add or
     no checkpoint."""
-    from aibnb.interpret import SCORER_VERSION, score_record
-
     path = record.path / "scores.json"
     old = storage.read_json(path) if path.exists() else None
     if group not in POSTHOC_GROUPS or (old or {}).get("scorer", 1) >= SCORER_VERSION:

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from aibnb import data
 from aibnb.models import build_model, count_parameters, spec
 from aibnb.quantize import param_groups
 from aibnb.train.config import TrainConfig, model_kwargs
@@ -27,8 +28,6 @@ SUBSET_SEED = 0  # every run of a profile sees the same stratified subsets, what
 def split_tensors(cfg: TrainConfig, split: str) -> Any:
     """The images of one split (``"train"``, ``"val"`` or ``"test"``) exactly as a run of ``cfg``
     sees them: the profile's stratified subset, drawn with :data:`SUBSET_SEED`."""
-    from aibnb import data
-
     sizes = {"train": cfg.train_subset, "val": cfg.val_subset, "test": cfg.test_subset}
     if split not in sizes:
         raise ValueError(f"split must be one of {sorted(sizes)}, got {split!r}")
@@ -52,8 +51,6 @@ def load_data(
 ) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     """The three splits (as tensors), the training loader (this rank's share of every epoch) and
     the ``val`` and ``test`` loaders (batches of 256, no augmentation)."""
-    from aibnb import data
-
     splits = {split: split_tensors(cfg, split) for split in ("train", "val", "test")}
     channels_last = bool(cfg.channels_last)
     train = data.DeviceLoader(

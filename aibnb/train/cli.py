@@ -11,7 +11,9 @@ import sys
 import time
 import typing
 
+from aibnb import models
 from aibnb.train.config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from aibnb.train.engine import TrainingDivergedError, fit, summarize
 
 HELP = {
     "model": "model name (see `python -m aibnb train --list-models`)",
@@ -128,9 +130,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aibnb import models
-    from aibnb.train.engine import TrainingDivergedError, fit, summarize
-
     if args.list_models:
         print(models.describe())
         return 0

@@ -10,6 +10,15 @@ import argparse
 import sys
 from dataclasses import replace
 
+import torch
+
+from aibnb import data, models, runs
+from aibnb.train.build import SUBSET_SEED
+from aibnb.train.checkpoint import load_model
+from aibnb.train.config import TrainConfig
+from aibnb.train.loop import evaluate
+from aibnb.train.machine import epoch_seed, fixed_threads, select_device
+
 #: the "epoch" of :func:`aibnb.train.machine.epoch_seed` that seeds ``eval`` (the attention maps
 #: of a finished run use 10,000)
 EVAL_SEED_EPOCH = 20_000
@@ -29,15 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from aibnb import data, models, runs
-    from aibnb.train.build import SUBSET_SEED
-    from aibnb.train.checkpoint import load_model
-    from aibnb.train.config import TrainConfig
-    from aibnb.train.loop import evaluate
-    from aibnb.train.machine import epoch_seed, fixed_threads, select_device
-
     try:
         record = runs.RunRecord.load(args.run_dir)
         device = select_device(args.device)

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from aibnb import runs
+from aibnb import data, models, runs
 from aibnb.quantize import ANCHOR_LR_MODES
 from aibnb.train import profiles
 from aibnb.vib import LOSS_UNITS
@@ -159,8 +159,6 @@ def _nonneg_float(name: str, value: Any, *, allow_none: bool = True, positive: b
 
 def validate(config: TrainConfig) -> None:
     """Check every field that is set; raise a ``ValueError`` that names the field and the fix."""
-    from aibnb import data, models
-
     if config.model not in models.available():
         raise _err("model", f"unknown model {config.model!r}; valid models: {', '.join(models.available())}")
     if config.dataset not in data.available():
@@ -273,8 +271,6 @@ def resolve(config: TrainConfig) -> TrainConfig:
     from the profile that replaces the official recipe (the ``ci`` schedule) is listed by
     :func:`departures`.
     """
-    from aibnb import models
-
     validate(config)
     spec = models.spec(config.model)
     prof = profiles.profile(config.profile)
@@ -339,8 +335,6 @@ def departures(config: TrainConfig) -> dict[str, tuple[Any, Any]]:
     ``{field: (value, official)}`` for the optimisation settings, so that a chapter can say which
     official settings a ``ci`` run departs from (and why: the run is 100 times shorter).
     """
-    from aibnb import models
-
     recipe = models.spec(config.model).recipe
     out = {}
     for name in (

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from aibnb import runs, storage
 from aibnb.locks import run_lock
@@ -296,8 +297,6 @@ def _wrap(model: nn.Module, cfg: TrainConfig, dist_: Distributed, device: torch.
 def _progress_bar(cfg: TrainConfig, dist_: Distributed, total: int) -> Any:
     if cfg.quiet or not dist_.is_main:
         return None
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, unit="batch", leave=False, mininterval=0.5)
 
 

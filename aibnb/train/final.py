@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from aibnb import storage
+from aibnb.data import DeviceLoader
 from aibnb.storage import write_npz
 from aibnb.train.checkpoint import load_checkpoint
 from aibnb.train.config import TrainConfig
@@ -83,8 +84,6 @@ def _train_eval(
     cfg: TrainConfig, model: nn.Module, train_data: Any, device: torch.device, test_error: float
 ) -> dict[str, float]:
     """The training images' error under the test's conditions, and the gap to the test error."""
-    from aibnb.data import DeviceLoader
-
     loader = DeviceLoader(train_data, 256, device=device, train=False, channels_last=bool(cfg.channels_last))
     result = evaluate(model, loader, cfg, device, amp=cfg.amp, prefix="train_eval")
     keep = ("train_eval_error", "train_eval_total", "train_eval_class_bits", "train_eval_info_bits")
@@ -112,8 +111,6 @@ def save_attention(
     """``attention.npz``: the first ``cfg.save_attention`` test images with the model's prediction
     and attention maps (float16), drawn with a fixed seed; read by
     :meth:`aibnb.runs.RunRecord.attention_samples`."""
-    from aibnb.data import DeviceLoader
-
     n = min(cfg.save_attention, len(test_data))
     if n == 0:
         return

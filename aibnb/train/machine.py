@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -21,6 +22,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from aibnb.models import spec
 from aibnb.train import profiles
 from aibnb.train.config import TrainConfig, as_config, resolve
 
@@ -87,8 +89,6 @@ def check_cpu_budget(cfg: TrainConfig, device: torch.device, *, allow: bool = Fa
     long (from the epochs and :data:`CPU_EPOCH_HOURS`) and how to insist."""
     if cfg.profile != "full" or device.type != "cpu" or cpu_full_allowed(allow):
         return
-    from aibnb.models import spec
-
     family = spec(cfg.model).family
     images = CPU_EPOCH_IMAGES.get(family, 55_000)
     fraction = min(1.0, cfg.train_subset / images) if cfg.train_subset else 1.0
@@ -129,8 +129,6 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, numpy's and torch's global RNGs (the model's initialisation draws from torch's)."""
-    import random
-
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

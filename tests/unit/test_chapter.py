@@ -70,7 +70,7 @@ def test_run_options_give_beta_and_k_only_to_the_models_that_have_them(monkeypat
     assert chapter.run_options("vgg_aib", **{**common, "beta": None}).get("beta") is None
     assert chapter.run_options("vgg_aib", **common, epochs=3)["epochs"] == 3
     asked = []
-    monkeypatch.setattr("aibnb.train.fit_many", lambda specs: asked.extend(specs) or [])
+    monkeypatch.setattr("aibnb.chapter.fit_many", lambda specs: asked.extend(specs) or [])
     scenes = {"dataset": "cluttered_fashion", "beta": 1.0}
     chapter.train_many([("vgg_aib", {}), ("vgg_aib", scenes)], **common)
     assert asked == [chapter.run_options("vgg_aib", **common),
