@@ -150,7 +150,8 @@ def cost_frame(records: Sequence[Any], planned: Mapping[tuple[str, int], int], *
     cost is the sum of its epochs' times (training and validation; complete across a resumed
     run) plus its final evaluation, in minutes. Returns the table and ``{"left": runs not stored,
     "hours": estimated wall-clock hours with ``workers`` single-thread workers at the median cost
-    of the runs made on the machine that made most of them, "machine": that machine}``.
+    of the runs made on the machine that made most of them, "machine": that machine, "progress":
+    the sentence a chapter prints about them}``.
     """
     rows = []
     for r in records:
@@ -164,10 +165,14 @@ def cost_frame(records: Sequence[Any], planned: Mapping[tuple[str, int], int], *
         done[key] = done.get(key, 0) + 1
     left = sum(max(n - done.get(key, 0), 0) for key, n in planned.items())
     if frame.empty:
-        return frame, {"left": left, "hours": math.nan, "machine": None}
+        return frame, {"left": left, "hours": math.nan, "machine": None,
+                       "progress": f"none is stored yet ({left} to train)"}
     machine = frame["machine"].value_counts().index[0]
     median = float(frame.loc[frame["machine"] == machine, "minutes"].median())
     table = (frame.groupby(["training images", "machine"])["minutes"]
              .agg(runs="count", median="median", max="max").reset_index())
-    return table, {"left": left, "hours": left * median / 60.0 / workers, "machine": machine,
-                   "median_minutes": median}
+    hours = left * median / 60.0 / workers
+    progress = ("every one is stored" if left == 0 else f"{left} remain; at that cost they take about "
+                f"{hours:.1f} hours of {workers} single-thread workers")
+    return table, {"left": left, "hours": hours, "machine": machine, "median_minutes": median,
+                   "progress": progress}

@@ -69,6 +69,11 @@ def test_cost_counts_every_epoch_and_estimates_what_is_left(tmp_path):
     assert estimate["left"] == 12 and estimate["machine"] == "cpu A"
     assert estimate["median_minutes"] == pytest.approx(11.0)
     assert estimate["hours"] == pytest.approx(12 * 11.0 / 60 / 2)
+    assert estimate["progress"] == ("12 remain; at that cost they take about 1.1 hours of 2 "
+                                    "single-thread workers")
+    _, complete = ladder.cost_frame(stored, {("vgg", 1250): 2, ("vgg", 2500): 2})
+    assert complete["left"] == 0 and complete["progress"] == "every one is stored"
     assert set(table["machine"]) == {"cpu A", "cpu B"} and table["runs"].sum() == 4
     empty, none = ladder.cost_frame([], {("vgg", 1250): 8})
     assert empty.empty and none["left"] == 8 and math.isnan(none["hours"])
+    assert none["progress"] == "none is stored yet (8 to train)"
