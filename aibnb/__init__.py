@@ -12,13 +12,16 @@ models     every model of the paper's Table 1 behind one registry
 data       datasets, transforms, cluttered scenes with masks, device-resident loader
 train      the training engine and the profiles (schedules, AMP, checkpoints, resume, DDP)
 interpret  image modifications, consistency score, localisation metrics
-viz        figures and widgets with fixed colour scales
+viz        the static explorer widget, fixed colour scales, the claims forest
+figures    the chapters' presentation: figure style, tables, map grids, sliders over stored runs
 runs       run records and stored results
 storage    atomic writes, files read with clear errors
 locks      one OS lock per run, shared by the training engine and the evidence queue
 provenance commit, device, versions of a stored result
 reproduce  the paper's tables as data; the stored evidence tiers: plans, queue, statistics, claims
 chapter    what every chapter needs besides its science (glue, parameters, captions)
+bench      speed figures (``python -m aibnb bench models|train|paper``)
+timing     the timers the benchmarks and chapter 4 use
 ========== ==================================================================
 
 Importing :mod:`aibnb` never trains, downloads or writes anything; submodules are imported
@@ -34,9 +37,11 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "attention",
+    "bench",
     "bounds",
     "chapter",
     "data",
+    "figures",
     "interpret",
     "locks",
     "models",
@@ -45,6 +50,7 @@ _SUBMODULES = (
     "reproduce",
     "runs",
     "storage",
+    "timing",
     "train",
     "vib",
     "viz",

@@ -1,7 +1,10 @@
 """The package is a layered house: no import circle between aibnb's modules, no module too large."""
 
 import ast
+import importlib
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "aibnb"
 
@@ -122,3 +125,19 @@ def test_no_module_holds_several_ideas_by_size():
              for p in PACKAGE.rglob("*.py")}
     large = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
     assert not large, f"modules over {MAX_MODULE_LINES} lines (split them by idea): {large}"
+
+
+def test_the_package_lists_and_loads_each_of_its_pieces():
+    """``aibnb``'s docstring table and ``__all__`` name every top-level module and package, and each
+    loads on first use (``aibnb.vib`` without ``import aibnb.vib``); an unknown name is refused."""
+    aibnb = importlib.import_module("aibnb")
+    pieces = {p.stem for p in PACKAGE.glob("*.py")} | {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    pieces -= {"__init__", "__main__"}
+    assert set(aibnb.__all__) - {"__version__"} == pieces
+    lines = aibnb.__doc__.splitlines()
+    rules = [i for i, line in enumerate(lines) if line.startswith("====")]
+    table = {line.split()[0] for line in lines[rules[0] + 1 : rules[1]]}
+    assert pieces <= table, f"the docstring's table lacks {sorted(pieces - table)}"
+    assert aibnb.vib.__name__ == "aibnb.vib"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        aibnb.nope  # noqa: B018 - the module's __getattr__ is what is tested
