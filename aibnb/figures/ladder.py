@@ -1,12 +1,12 @@
 """The training-set ladder of chapter 4: its figure, its tables, its power plan and its cost.
 
-The ladder (:mod:`aibnb.reproduce.plan`, group ``ladder``) trains VGG, VGG-DVIB and VGG-aib on
-smaller and smaller training sets for the same number of training images, so that the regime moves
-from underfitting (no gap between training and test error: a bottleneck can only cost accuracy) to
-overfitting (a gap a regulariser might close). This module draws what it found:
+The ladder (:mod:`aibnb.reproduce.plan`, group ``ladder``) trains VGG, VGG-DVIB and VGG-aib (then
+VGG-aib-qt) on smaller and smaller training sets for the same number of training images, so that the
+regime moves from underfitting (no gap between training and test error: a bottleneck can only cost
+accuracy) to overfitting (a gap a regulariser might close). This module draws what it found:
 
 * :func:`ladder_figure`: the training and test error of each model against the training-set size
-  (the gap between them is the regime), and the paired differences of the three comparisons with
+  (the gap between them is the regime), and the paired differences of a family of comparisons with
   the intervals their verdicts are read from;
 * :func:`ladder_table`: one row per size and comparison, with the verdict and its regime;
 * :func:`power_frame`: the detectable difference against the number of seeds, from a spread,
@@ -50,7 +50,7 @@ def ladder_figure(frame: pd.DataFrame, results: Sequence[ClaimResult], *, margin
     (solid) and training error under the test's conditions (dashed): the gap between them is the
     regime. Right: the mean advantage of each comparison (points of test error, positive in the
     claim's direction) with the interval its verdict is read from; the band is ± ``margin``."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.2, 3.6), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 4.0), layout="constrained")
     for model, rows in frame.groupby("model", sort=False):
         rows = rows.sort_values("train_size")
         colour = _COLOURS.get(model, "C7")
@@ -94,7 +94,7 @@ def ladder_figure(frame: pd.DataFrame, results: Sequence[ClaimResult], *, margin
     right.set_xlabel("training images")
     right.set_ylabel("advantage of A (points)")
     right.grid(alpha=0.3)
-    right.legend(fontsize=7, loc="best")
+    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4)  # off the bars
     right.set_title("paired differences, with the intervals the verdicts use")
     return fig
 
@@ -107,7 +107,9 @@ def ladder_sentence(frame: pd.DataFrame, results: Sequence[ClaimResult]) -> str:
     gaps = frame.groupby("train_size")["gap"].agg(["min", "max"])
     sizes = [f"{size:,} images, {row['min']:+.1f} to {row['max']:+.1f} points"
              for size, row in gaps.iterrows()]
-    parts = [f"The generalisation gap of the three models, by training-set size: {'; '.join(sizes)}."]
+    names = [_name(m) for m in frame["model"].unique()]
+    models = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    parts = [f"The generalisation gap of {models}, by training-set size: {'; '.join(sizes)}."]
     for label in dict.fromkeys(comparison_label(r) for r in results):
         cells = [
             f"{r.context.get('train_subset', 0):,}: {r.verdict} ({claims_mod.interval_text(r)})"

@@ -46,7 +46,10 @@ def test_figure_table_and_sentence_show_every_size_and_comparison():
     assert list(table["training images"]) == ["1,250", "1,250", "2,500", "2,500"]
     assert set(table["verdict"]) <= set(stats.VERDICTS)
     text = ladder.ladder_sentence(_frame(), results)
+    assert text.startswith("The generalisation gap of VGG, VGG-DVIB and VGG-aib, by training-set size:")
     assert "1,250 images, +9.5 to +9.5 points" in text
+    one = _frame().query("model == 'vgg'")
+    assert ladder.ladder_sentence(one, results).startswith("The generalisation gap of VGG, by")
     assert "*VGG-aib below VGG*, by training images: 1,250:" in text
     assert ladder.ladder_sentence(_frame().iloc[:0], []) == "No ladder run is stored yet."
 

@@ -221,6 +221,7 @@ def test_every_claim_the_front_page_quotes_is_one_its_chapter_decides():
         ("04_training", "shift"): claims.CROSS_DOMAIN_CLAIMS,
         ("04_training", "scene"): claims.CLUTTERED_CLAIMS,
         **{("04_training", f"ladder{size}"): claims.LADDER_CLAIMS for size in LADDER_SIZES},
+        **{("04_training", f"ladderqt{size}"): claims.LADDER_QT_CLAIMS for size in LADDER_SIZES},
         ("05_interpretability", "t2"): claims.TABLE2_CLAIMS,
         ("05_interpretability", "loc_pointing"): claims.LOCALISATION_CLAIMS,
         ("05_interpretability", "loc_mass"): claims.LOCALISATION_CLAIMS,
