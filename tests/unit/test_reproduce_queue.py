@@ -41,13 +41,13 @@ def test_lab_plan_holds_the_issue_s_runs_in_priority_order():
     lab = plan("lab")
     table1 = [r for r in lab if r.group == "table1"]
     for model, seeds in (
-        ("vgg", 5),
-        ("vgg_aib", 5),
-        ("vgg_aib_qt", 5),
-        ("vgg_dvib", 5),
-        ("vgg_gap", 3),
-        ("vgg_att2", 3),
-        ("vgg_att3", 3),
+        ("vgg", 8),
+        ("vgg_aib", 8),
+        ("vgg_aib_qt", 8),
+        ("vgg_dvib", 8),
+        ("vgg_gap", 5),
+        ("vgg_att2", 5),
+        ("vgg_att3", 5),
     ):
         assert sorted(r.seed for r in table1 if r.model == model) == list(range(seeds)), model
     assert len({r.overrides["beta"] for r in lab if r.group == "beta"}) + 1 >= 5  # + the table1 beta
@@ -68,12 +68,16 @@ def test_lab_plan_holds_the_issue_s_runs_in_priority_order():
 
 
 def test_the_ladder_comes_in_waves_of_equal_cost_after_the_stored_groups():
-    from aibnb.reproduce.plan import LADDER_IMAGES, LADDER_SIZES, ladder_overrides
+    from aibnb.reproduce.plan import LADDER_IMAGES, LADDER_SIZES, MAIN, OTHER_BASELINES, ladder_overrides
 
     lab = plan("lab")
     ladder = [r for r in lab if r.group == "ladder"]
-    first = lab.index(ladder[0])
-    assert all(r.group == "ladder" for r in lab[first:])  # after every group already stored
+    first, last = lab.index(ladder[0]), lab.index(ladder[-1])
+    assert lab[first : last + 1] == ladder  # one block, after every group stored before it
+    later = lab[last + 1 :]  # then the seeds that bring table1 to the ladder's: baselines first
+    assert {r.group for r in later} == {"table1"}
+    assert [(r.model, r.seed) for r in later[:6]] == [(m, s) for s in (3, 4) for m in OTHER_BASELINES]
+    assert {r.seed for r in later[6:]} == {5, 6, 7} and {r.model for r in later[6:]} == set(MAIN)
     main = [r for r in ladder if r.model != "vgg_aib_qt"]
     assert ladder[: len(main)] == main  # the three models' waves first, the quantised model after
     small = [r for r in main if r.overrides["train_subset"] < 10000]
