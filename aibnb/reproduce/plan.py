@@ -41,7 +41,7 @@ that a queue stopped early has stored the most useful evidence.
 * then, once the ladder is stored, the seeds that bring ``table1`` to the ladder's: seeds 3-4 of the
   other baselines and seeds 5-7 of the four main models (:data:`TABLE1_MAIN_SEEDS`,
   :data:`TABLE1_BASELINE_SEEDS`). They were planned after the five- and three-seed verdicts had been
-  read, which chapter 4 says beside the verdicts they change.
+  read (:func:`added_after_reading`), so chapter 4 shows those verdicts beside the new ones.
 
 The WRN family does not fit the CPU budget of the lab tier (a WRN epoch costs about three VGG
 epochs at equal width and its narrow versions train poorly); it belongs to the ``full`` tier.
@@ -80,8 +80,11 @@ __all__ = [
     "LADDER_SEEDS",
     "LADDER_SIZES",
     "TABLE1_BASELINE_SEEDS",
+    "TABLE1_FIRST_BASELINE_SEEDS",
+    "TABLE1_FIRST_MAIN_SEEDS",
     "TABLE1_MAIN_SEEDS",
     "PlannedRun",
+    "added_after_reading",
     "ladder_overrides",
     "plan",
 ]
@@ -113,9 +116,23 @@ LADDER_EXTRA_MODELS = ("vgg_aib_qt",)
 #: Paired seeds per ladder cell, fixed before any ladder run from the spread of ``table1``'s paired
 #: differences (see the module docstring; chapter 4 shows the computation).
 LADDER_SEEDS = 8
+#: ``table1``'s seeds when its verdicts were first read (the four main models, the other baselines)
+TABLE1_FIRST_MAIN_SEEDS, TABLE1_FIRST_BASELINE_SEEDS = 5, 3
 #: ``table1``'s seeds once the ladder is stored: the four main models at the ladder's seed count,
 #: the other baselines at the main models' first five
-TABLE1_MAIN_SEEDS, TABLE1_BASELINE_SEEDS = LADDER_SEEDS, 5
+TABLE1_MAIN_SEEDS, TABLE1_BASELINE_SEEDS = LADDER_SEEDS, TABLE1_FIRST_MAIN_SEEDS
+
+
+def added_after_reading(config: dict[str, Any]) -> bool:
+    """Whether the run of ``config`` (a run record's configuration) is one of the ``table1`` seeds
+    planned after the first verdicts had been read: a Fashion-MNIST run of a Table 1 model, outside the
+    ladder, at a seed beyond :data:`TABLE1_FIRST_MAIN_SEEDS` (main models) or
+    :data:`TABLE1_FIRST_BASELINE_SEEDS` (the other baselines). No sweep or scene run has such a seed."""
+    model = config.get("model")
+    if config.get("dataset") != FM or config.get("train_eval") or model not in MAIN + OTHER_BASELINES:
+        return False
+    first = TABLE1_FIRST_MAIN_SEEDS if model in MAIN else TABLE1_FIRST_BASELINE_SEEDS
+    return int(config.get("seed", 0)) >= first
 
 
 def ladder_overrides(size: int) -> dict[str, Any]:
@@ -204,8 +221,8 @@ def _lab() -> list[PlannedRun]:
         + ladder(range(LADDER_SEEDS), LADDER_MODELS, LADDER_SIZES[:-1])
         + ladder(range(LADDER_SEEDS), LADDER_MODELS, LADDER_SIZES[-1:])
         + ladder(range(LADDER_SEEDS), LADDER_EXTRA_MODELS, LADDER_SIZES)
-        + table1(range(3, TABLE1_BASELINE_SEEDS), OTHER_BASELINES)
-        + table1(range(5, TABLE1_MAIN_SEEDS), MAIN)
+        + table1(range(TABLE1_FIRST_BASELINE_SEEDS, TABLE1_BASELINE_SEEDS), OTHER_BASELINES)
+        + table1(range(TABLE1_FIRST_MAIN_SEEDS, TABLE1_MAIN_SEEDS), MAIN)
     )
 
 

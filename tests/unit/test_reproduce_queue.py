@@ -455,3 +455,4 @@ def test_the_queue_command_rejects_a_time_limit_that_is_not_a_finite_positive_nu
     for limit in ("nan", "inf", "0"):
         assert main(["queue", "run", "--time-limit", limit]) == 2
         assert "--time-limit must be a finite number of seconds > 0" in capsys.readouterr().err
+
