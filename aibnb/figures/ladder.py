@@ -107,8 +107,7 @@ def ladder_sentence(frame: pd.DataFrame, results: Sequence[ClaimResult]) -> str:
     gaps = frame.groupby("train_size")["gap"].agg(["min", "max"])
     sizes = [f"{size:,} images, {row['min']:+.1f} to {row['max']:+.1f} points"
              for size, row in gaps.iterrows()]
-    names = [_name(m) for m in frame["model"].unique()]
-    models = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    models = claims_mod.listed([_name(m) for m in frame["model"].unique()])
     parts = [f"The generalisation gap of {models}, by training-set size: {'; '.join(sizes)}."]
     for label in dict.fromkeys(comparison_label(r) for r in results):
         cells = [

@@ -47,6 +47,7 @@ __all__ = [
     "consistency_excess",
     "consistency_per_image",
     "interval_text",
+    "listed",
     "named",
     "pooled_sentence",
     "pooled_text",
@@ -395,15 +396,19 @@ def verdict_counts(results: Sequence[ClaimResult]) -> dict[str, int]:
     return {v: sum(r.verdict == v for r in results) for v in VERDICTS}
 
 
+def listed(items: Sequence[str]) -> str:
+    """``"a, b and c"``: the items of a sentence's list (``""`` for none)."""
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def verdict_summary(results: Sequence[ClaimResult]) -> str:
     """``"2 held, 1 reversed and 8 undecided"``: the verdicts of the testable claims, counted (only
     the verdicts that occur), followed by the number not testable at this scale, if any."""
     counts = verdict_counts(results)
     parts = [f"{n} {v}" for v, n in counts.items() if n and v != VERDICTS[-1]]
-    if not parts:
-        text = "none decided"
-    else:
-        text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    text = listed(parts) or "none decided"
     untestable = counts[VERDICTS[-1]]
     return text + (f" ({untestable} not testable at this scale)" if untestable else "")
 

@@ -248,3 +248,8 @@ def test_every_claim_the_front_page_quotes_is_one_its_chapter_decides():
     quoted = {tuple(r.removesuffix(":s").replace(".ipynb", "").split("::")) for r in refs}
     assert quoted <= glued, sorted(quoted - glued)
 
+
+
+def test_listed_joins_a_sentence_s_items():
+    assert claims.listed([]) == "" and claims.listed(["a"]) == "a"
+    assert claims.listed(["a", "b"]) == "a and b" and claims.listed(["a", "b", "c"]) == "a, b and c"
