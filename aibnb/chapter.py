@@ -40,6 +40,7 @@ __all__ = [
     "device_text",
     "glue_claims",
     "glue_figure",
+    "glue_ladder_claims",
     "glue_text",
     "glue_value",
     "glue_values",
@@ -86,6 +87,14 @@ def glue_claims(prefix: str, results: Iterable[Any], names: dict[str, str] | Non
     for r in results:
         for field, text in claim_cells(r, names).items():
             glue(claim_key(prefix, r.a, r.b, field), text, display=False)
+
+
+def glue_ladder_claims(prefix: str, results: Iterable[Any], names: dict[str, str] | None = None) -> None:
+    """:func:`glue_claims` for the training-set ladder's decided claims, size by size, under
+    ``<prefix><size>`` (``ladder1250_vgg_aib_vgg_verdict``: the keys the front page quotes)."""
+    results = list(results)
+    for size in sorted({r.context["train_subset"] for r in results}):
+        glue_claims(f"{prefix}{size}", [r for r in results if r.context["train_subset"] == size], names)
 
 
 def glue_figure(name: str, fig: Any) -> None:

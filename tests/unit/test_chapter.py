@@ -90,3 +90,23 @@ def test_chosen_models_and_seeds_check_the_parameters():
     for bad in ([], [-1], "x"):
         with pytest.raises(ValueError, match=r"^seeds: need non-negative integers"):
             chapter.chosen_seeds(bad, [0])
+
+
+def test_glue_ladder_claims_glues_each_size_under_its_own_prefix(monkeypatch):
+    from aibnb.reproduce import claims
+    from aibnb.reproduce.stats import decide, paired_claim
+
+    glued = {}
+    monkeypatch.setattr("myst_nb.glue", lambda name, value, display=True: glued.setdefault(name, value))
+    results = []
+    for size in (2500, 1250):
+        r = paired_claim("c", "vgg_aib", "vgg", {s: 10.0 + s for s in range(3)},
+                         {s: 11.0 + s for s in range(3)})
+        r.context = {"train_subset": size}
+        results.append(r)
+    decide(results)
+    chapter.glue_ladder_claims("ladder", results, {"vgg": "VGG"})
+    for size, r in ((1250, results[1]), (2500, results[0])):
+        assert glued[claims.claim_key(f"ladder{size}", "vgg_aib", "vgg", "verdict")] == r.verdict
+        assert glued[claims.claim_key(f"ladder{size}", "vgg_aib", "vgg", "seeds")] == "3"
+    assert len(glued) == 2 * len(claims.claim_cells(results[0]))
